@@ -1,0 +1,15 @@
+"""mmagent: Agent Attention, FLatten and LaViT backbones for mmdet 3.x and mmseg 1.x.
+
+Importing the package registers every backbone and attention op in both ``mmdet.registry.MODELS`` and
+``mmseg.registry.MODELS`` and allow-lists the non-tensor types of mmengine checkpoints for
+``torch.load(weights_only=True)``.
+"""
+from .utils.checkpoint import register_safe_globals
+from .version import __version__
+
+register_safe_globals()
+
+from . import engine, models  # noqa: E402,F401  (registers the modules)
+from .models import *  # noqa: E402,F401,F403
+
+__all__ = ['__version__', 'engine', 'models']

@@ -1,0 +1,78 @@
+"""Config preparation shared by ``tools/train.py`` and ``tools/test.py``: they work for mmdet and mmseg
+configs alike, on GPU machines and on CPU-only ones."""
+import os.path as osp
+from typing import Any, List, Optional
+
+import torch
+from mmengine.config import Config, ConfigDict
+
+__all__ = ['load_config', 'task_of', 'convert_sync_bn', 'prepare_config', 'enable_amp']
+
+TASKS = ('mmdet', 'mmseg')
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    if not osp.isfile(path):
+        raise FileNotFoundError(f"config file not found: '{path}'")
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def task_of(cfg: Config) -> str:
+    """'mmdet' or 'mmseg', from the config's ``default_scope`` (set by every mmdet/mmseg base)."""
+    scope = cfg.get('default_scope')
+    if scope in TASKS:
+        return scope
+    raise ValueError(f"cannot tell whether this is an mmdet or an mmseg config: default_scope is {scope!r}. "
+                     f"Inherit an mmdet/mmseg base (e.g. _base_ = 'mmdet::_base_/default_runtime.py') or set "
+                     f"default_scope = 'mmdet' / 'mmseg'.")
+
+
+def convert_sync_bn(node: Any) -> int:
+    """Replace ``type='SyncBN'`` with ``'BN'`` everywhere in a config subtree; returns how many."""
+    count = 0
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+            count += 1
+        for value in node.values():
+            count += convert_sync_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            count += convert_sync_bn(value)
+    return count
+
+
+def enable_amp(cfg: Config) -> str:
+    """fp16 ``AmpOptimWrapper`` with dynamic loss scale on CUDA; bf16 CPU autocast otherwise."""
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+        return 'fp16 (AmpOptimWrapper, dynamic loss scale)'
+    cfg.optim_wrapper.type = 'CPUAutocastOptimWrapper'
+    cfg.optim_wrapper.dtype = 'bfloat16'
+    return 'bf16 (CPUAutocastOptimWrapper: no CUDA device)'
+
+
+def prepare_config(cfg: Config, launcher: str, work_dir: Optional[str], config_path: str) -> List[str]:
+    """Apply the settings every mmagent tool needs; returns log lines describing what changed."""
+    notes = []
+    task_of(cfg)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+    if launcher == 'none':
+        converted = convert_sync_bn(cfg.model)
+        if converted:
+            notes.append(f'single-process run: converted {converted} SyncBN layer config(s) to BN')
+    elif not torch.cuda.is_available():
+        cfg.setdefault('env_cfg', ConfigDict())
+        cfg.env_cfg.setdefault('dist_cfg', ConfigDict())
+        if cfg.env_cfg.dist_cfg.get('backend', 'nccl') == 'nccl':
+            cfg.env_cfg.dist_cfg.backend = 'gloo'
+            notes.append('distributed run without CUDA: using the gloo backend')
+    return notes

@@ -1,0 +1,217 @@
+"""Agent Attention (Han et al., ECCV 2024), downstream form (spec: agent_attention.md §1).
+
+Per head, with agents ``A = AdaptiveAvgPool(Q)`` on an (a_h, a_w) grid::
+
+    Y = proj( softmax(s·Q·Aᵀ + B₂) · softmax(s·A·Kᵀ + B₁) · V  +  DWC(V) )
+
+The position biases are stored at the ImageNet pretraining grid (keys and shapes of the official
+checkpoints) and resized at run time to the actual feature size (H, W) and agent grid (a_h, a_w).
+"""
+import math
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from ...registry import register_model
+from .common import DerivedTensorCache, IntPair, init_linear_trunc_normal, resize_grid, to_2tuple
+
+__all__ = ['AgentAttention']
+
+
+class QKVProjection(nn.Module):
+    """Shared projection helper: the Swin layout (one ``qkv`` Linear, [Q|K|V]) or the PVT layout
+    (``q`` and ``kv`` Linears, [K|V]). Keeps the official parameter names of both."""
+
+    def _build_projection(self, embed_dims: int, qkv_bias: bool, qkv_layout: str) -> None:
+        if qkv_layout == 'qkv':
+            self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        elif qkv_layout == 'q_kv':
+            self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+            self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
+        else:
+            raise ValueError(f"qkv_layout must be 'qkv' (Swin: one qkv Linear) or 'q_kv' (PVT: q and kv "
+                             f'Linears), got {qkv_layout!r}')
+        self.qkv_layout = qkv_layout
+
+    def _project(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, N, C) -> q, k, v, each (B, N, C), channels head-major."""
+        if self.qkv_layout == 'qkv':
+            return self.qkv(x).chunk(3, dim=-1)
+        k, v = self.kv(x).chunk(2, dim=-1)
+        return self.q(x), k, v
+
+
+def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """(B, L, C) -> (B, heads, L, C / heads)."""
+    b, length, c = x.shape
+    return x.reshape(b, length, num_heads, c // num_heads).transpose(1, 2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """(B, heads, L, d) -> (B, L, heads * d)."""
+    b, h, length, d = x.shape
+    return x.transpose(1, 2).reshape(b, length, h * d)
+
+
+@register_model
+class AgentAttention(QKVProjection, BaseModule):
+    """Agent attention over a whole (H, W) feature map.
+
+    Args:
+        embed_dims: channels C.
+        num_heads: heads h (C must be divisible by h).
+        agent_num: pretraining agent count n = P² (9, 16, 49 in the released models); fixes the bias shapes.
+        agent_shape: runtime agent grid (a_h, a_w); defaults to (P, P). The official downstream configs use
+            larger grids, e.g. 9-12-14-7 for Agent-Swin.
+        pretrain_hw: token grid R of this stage at the pretraining resolution (56, 28, 14, 7 at 224); fixes
+            the length of ``ah/aw/ha/wa_bias``.
+        qkv_bias: bias of the Q/K/V projections.
+        qkv_layout: ``'qkv'`` (Swin) or ``'q_kv'`` (PVT).
+        kernel_size: kernel of the depthwise conv on V.
+        scale: softmax scale exponent: s = head_dim ** scale (-0.5 in every config). The official
+            ``qk_scale`` argument was ignored there and is not accepted here.
+        attn_drop: dropout on both attention maps.
+        proj_drop: dropout after ``proj``.
+        mode: ``'fast'`` broadcasts the resized biases over the batch and caches them at inference;
+            ``'naive'`` is the official literal computation (both terms resized separately every forward and
+            repeated over the batch), kept as a reference and benchmark baseline.
+
+    Shapes: ``forward(x, hw_shape)`` with x (B, H·W, C) row-major and hw_shape (H, W) -> (B, H·W, C).
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 agent_num: int = 49,
+                 agent_shape: Optional[IntPair] = None,
+                 pretrain_hw: IntPair = 7,
+                 qkv_bias: bool = True,
+                 qkv_layout: str = 'qkv',
+                 kernel_size: int = 3,
+                 scale: float = -0.5,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.,
+                 mode: str = 'fast',
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads ({num_heads})')
+        pool = math.isqrt(agent_num)
+        if pool * pool != agent_num:
+            raise ValueError(f'agent_num must be a perfect square (the agents form a P×P grid), got {agent_num}')
+        if mode not in ('fast', 'naive'):
+            raise ValueError(f"mode must be 'fast' or 'naive', got {mode!r}")
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.head_dims = embed_dims // num_heads
+        self.agent_num = agent_num
+        self.pool_size = pool
+        self.agent_shape = to_2tuple(agent_shape if agent_shape is not None else pool, 'agent_shape')
+        self.pretrain_hw = to_2tuple(pretrain_hw, 'pretrain_hw')
+        self.scale = self.head_dims ** scale
+        self.mode = mode
+
+        self._build_projection(embed_dims, qkv_bias, qkv_layout)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.dwc = nn.Conv2d(embed_dims, embed_dims, kernel_size, padding=kernel_size // 2, groups=embed_dims)
+
+        h, n = num_heads, agent_num
+        r_h, r_w = self.pretrain_hw
+        self.an_bias = nn.Parameter(torch.zeros(h, n, 7, 7))
+        self.na_bias = nn.Parameter(torch.zeros(h, n, 7, 7))
+        self.ah_bias = nn.Parameter(torch.zeros(1, h, n, r_h, 1))
+        self.aw_bias = nn.Parameter(torch.zeros(1, h, n, 1, r_w))
+        self.ha_bias = nn.Parameter(torch.zeros(1, h, r_h, 1, n))
+        self.wa_bias = nn.Parameter(torch.zeros(1, h, 1, r_w, n))
+        for bias in self._bias_params():
+            nn.init.trunc_normal_(bias, std=.02)
+        init_linear_trunc_normal(self)
+        self.bias_cache = DerivedTensorCache()
+
+    def _bias_params(self) -> Sequence[nn.Parameter]:
+        return (self.an_bias, self.na_bias, self.ah_bias, self.aw_bias, self.ha_bias, self.wa_bias)
+
+    def extra_repr(self) -> str:
+        return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, agent_num={self.agent_num}, '
+                f'agent_shape={self.agent_shape}, mode={self.mode!r}')
+
+    # ------------------------------------------------------------------------------------------------
+    # Position biases
+    def _resize_agent_axis(self, maps: torch.Tensor) -> torch.Tensor:
+        """(G, n, H, W) with n = P·P row-major -> (G, N, n') resized to the runtime agent grid."""
+        g, _, height, width = maps.shape
+        p = self.pool_size
+        grid = maps.reshape(g, p, p, height * width).permute(0, 3, 1, 2)
+        return resize_grid(grid, self.agent_shape).reshape(g, height * width, -1)
+
+    def position_biases(self, hw_shape: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """B₁ (1, h, n', N) agent→token and B₂ (1, h, N, n') token→agent for an (H, W) map (spec §1.2).
+
+        Cached per (H, W) at inference; recomputed whenever gradients are on.
+        """
+        return self.bias_cache.get(self, tuple(hw_shape), self._bias_params(),
+                                   lambda: self._compute_biases(tuple(hw_shape)))
+
+    def _compute_biases(self, hw_shape: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        h = self.num_heads
+        agent_to_token = (resize_grid(self.an_bias, hw_shape)
+                          + resize_grid((self.ah_bias + self.aw_bias)[0], hw_shape))
+        token_to_agent = (resize_grid(self.na_bias, hw_shape)
+                          + resize_grid((self.ha_bias + self.wa_bias)[0].permute(0, 3, 1, 2), hw_shape))
+        # One agent-axis resize for both directions: (2h, n, H, W) -> (2h, N, n').
+        both = self._resize_agent_axis(torch.cat([agent_to_token, token_to_agent], dim=0))
+        return both[:h].transpose(1, 2).unsqueeze(0), both[h:].unsqueeze(0)
+
+    def _naive_biases(self, hw_shape: Tuple[int, int], batch: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The official literal computation: every term resized separately, then repeated over the batch."""
+        h = self.num_heads
+        n_agents = self.agent_shape[0] * self.agent_shape[1]
+        n_tokens = hw_shape[0] * hw_shape[1]
+
+        def agent_axis(t):
+            t = F.interpolate(t, size=hw_shape, mode='bilinear')
+            t = t.reshape(h, self.pool_size, self.pool_size, n_tokens).permute(0, 3, 1, 2)
+            return F.interpolate(t, size=self.agent_shape, mode='bilinear')
+
+        b1 = agent_axis(self.an_bias).reshape(h, n_tokens, n_agents).permute(0, 2, 1)
+        b1 = b1.reshape(1, h, n_agents, n_tokens).repeat(batch, 1, 1, 1)
+        b1b = agent_axis((self.ah_bias + self.aw_bias).squeeze(0)).reshape(h, n_tokens, n_agents)
+        b1b = b1b.permute(0, 2, 1).reshape(1, h, n_agents, n_tokens).repeat(batch, 1, 1, 1)
+        b2 = agent_axis(self.na_bias).reshape(1, h, n_tokens, n_agents).repeat(batch, 1, 1, 1)
+        b2b = agent_axis((self.ha_bias + self.wa_bias).squeeze(0).permute(0, 3, 1, 2))
+        b2b = b2b.reshape(1, h, n_tokens, n_agents).repeat(batch, 1, 1, 1)
+        return b1 + b1b, b2 + b2b
+
+    # ------------------------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+        height, width = hw_shape
+        batch, n_tokens, channels = x.shape
+        if n_tokens != height * width:
+            raise ValueError(f'AgentAttention got {n_tokens} tokens for a {height}x{width} map')
+        q, k, v = self._project(x)
+        agents = F.adaptive_avg_pool2d(q.transpose(1, 2).reshape(batch, channels, height, width),
+                                       self.agent_shape).flatten(2).transpose(1, 2)
+        if self.mode == 'naive':
+            bias_agent, bias_token = self._naive_biases((height, width), batch)
+        else:
+            bias_agent, bias_token = self.position_biases((height, width))
+
+        heads = self.num_heads
+        q_h, k_h, v_h, a_h = (split_heads(t, heads) for t in (q, k, v, agents))
+        agent_attn = self.attn_drop(torch.softmax((a_h * self.scale) @ k_h.transpose(-2, -1) + bias_agent, -1))
+        agent_v = agent_attn @ v_h
+        token_attn = self.attn_drop(torch.softmax((q_h * self.scale) @ a_h.transpose(-2, -1) + bias_token, -1))
+        out = merge_heads(token_attn @ agent_v)
+
+        v_map = v.transpose(1, 2).reshape(batch, channels, height, width)
+        out = out + self.dwc(v_map).flatten(2).transpose(1, 2)
+        return self.proj_drop(self.proj(out))
+
+    def train(self, mode: bool = True) -> 'AgentAttention':
+        self.bias_cache.clear()
+        return super().train(mode)

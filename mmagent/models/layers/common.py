@@ -1,0 +1,102 @@
+"""Small pieces shared by every mmagent backbone: the MLP, the eval-mode cache for tensors derived from
+parameters (resized biases and position encodings), and argument helpers."""
+from collections import OrderedDict
+from typing import Callable, Hashable, Iterable, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+IntPair = Union[int, Sequence[int]]
+
+
+def to_2tuple(value: IntPair, name: str = 'value') -> Tuple[int, int]:
+    """``7 -> (7, 7)``; ``(7, 14) -> (7, 14)``."""
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(int(v) for v in value)
+    if len(value) != 2:
+        raise ValueError(f'{name} must be an int or a pair of ints, got {value!r}')
+    return value
+
+
+class Mlp(nn.Module):
+    """Linear -> GELU -> Dropout -> Linear -> Dropout; keys ``fc1``, ``fc2`` as in the official code.
+
+    Shapes: (B, N, C) -> (B, N, C).
+    """
+
+    def __init__(self, in_features: int, hidden_features: int, drop: float = 0.) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_features, in_features)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class DerivedTensorCache:
+    """Caches tensors computed from parameters (resized position biases, interpolated encodings) while a
+    module runs inference, so that a repeated input size does not redo the resizes.
+
+    A cached value is used only when gradients are off (``torch.no_grad`` / ``inference_mode``), the module
+    is in eval mode and no tracer is recording. The key includes each source parameter's version counter and
+    storage address, so an in-place update (``load_state_dict``, an optimizer step) or a move to another
+    device or dtype invalidates it. Training always recomputes: the resize is part of the graph.
+    """
+
+    def __init__(self, max_entries: int = 8) -> None:
+        self.max_entries = max_entries
+        self._entries: 'OrderedDict[Hashable, object]' = OrderedDict()
+        self.enabled = True
+        self.hits = 0
+        self.misses = 0
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, module: nn.Module, key: Hashable, sources: Iterable[torch.Tensor],
+            compute: Callable[[], object]) -> object:
+        if (not self.enabled or module.training or torch.is_grad_enabled()
+                or torch.jit.is_tracing() or torch.jit.is_scripting()):
+            return compute()
+        sources = tuple(sources)
+        full_key = (key, tuple((p._version, p.data_ptr(), p.dtype, p.device) for p in sources))
+        if full_key in self._entries:
+            self._entries.move_to_end(full_key)
+            self.hits += 1
+            return self._entries[full_key]
+        self.misses += 1
+        value = compute()
+        self._entries[full_key] = value
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return value
+
+
+def resize_grid(tensor: torch.Tensor, size: Tuple[int, int], mode: str = 'bilinear') -> torch.Tensor:
+    """Resize the last two axes of an (N, C, h, w) tensor to ``size``; identity (no op) when equal.
+
+    ``align_corners=False`` everywhere, as in the official code.
+    """
+    if tuple(tensor.shape[-2:]) == tuple(size):
+        return tensor
+    return F.interpolate(tensor, size=size, mode=mode, align_corners=False)
+
+
+def init_linear_trunc_normal(module: nn.Module, std: float = .02) -> None:
+    """Default init of the official code: Linear weights N(0, std) truncated at ±2, biases 0,
+    LayerNorm weight 1 / bias 0. Convolutions keep PyTorch's default."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,144 @@
+"""Focused linear attention (FLatten, Han et al., ICCV 2023), spec: flatten_attention.md §1.
+
+    φ_p(t) = t₃ · ‖t₂‖ / ‖t₃‖,   t₂ = (ReLU(t) + 1e-6) / softplus(s),   t₃ = t₂^p   (norms over all C)
+    O_h    = (φ(Q_h) · M) ⊙ z,   M = (φ(K_h)/√N)ᵀ (V_h/√N),   z = 1 / (φ(Q_h) · mean_n φ(K_h)ᵀ + 1e-6)
+    Y      = proj(O + DWC(V))    (DWC: depthwise k×k conv on each head's V map, weights shared by heads)
+
+K gets a learned positional encoding stored at the 224-input grid of the stage and resized (bicubic by
+default) to the actual (H, W): unlike the official models, this op runs at any resolution, globally.
+"""
+import math
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from ...registry import register_model
+from .agent_attention import QKVProjection, merge_heads, split_heads
+from .common import DerivedTensorCache, IntPair, init_linear_trunc_normal, resize_grid, to_2tuple
+
+__all__ = ['FocusedLinearAttention', 'focusing_function']
+
+
+def focusing_function(t: torch.Tensor, divisor: torch.Tensor, power: float) -> torch.Tensor:
+    """φ_p over the last axis: ReLU + 1e-6, divide by ``divisor``, element-wise power, norm restored."""
+    t = (F.relu(t) + 1e-6) / divisor
+    norm = t.norm(dim=-1, keepdim=True)
+    t = t ** power
+    return t / t.norm(dim=-1, keepdim=True) * norm
+
+
+@register_model
+class FocusedLinearAttention(QKVProjection, BaseModule):
+    """Global focused linear attention over an (H, W) map.
+
+    Args:
+        embed_dims: channels C.
+        num_heads: heads h; the DWC has C / h channels shared by all heads.
+        pretrain_hw: grid (S0, S0) of the stored ``positional_encoding`` (the stage grid at 224).
+        qkv_bias: bias of the Q/K/V projections.
+        qkv_layout: ``'qkv'`` (Swin) or ``'q_kv'`` (PVT).
+        focusing_factor: power p (3 in every released model).
+        kernel_size: DWC kernel (5).
+        pe_interp: ``'bicubic'`` (default, the official load-time resize) or ``'bilinear'``.
+        fp32_attention: compute φ, z and M in fp32 with autocast disabled, so fp16/bf16 training stays
+            finite (the official form overflowed in fp16).
+        proj_drop: dropout after ``proj``.
+        mode: ``'fast'`` caches the resized encoding at inference; ``'naive'`` recomputes everything each
+            forward in the input dtype, as the official code does.
+
+    Shapes: ``forward(x, hw_shape)``: (B, H·W, C) -> (B, H·W, C).
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 pretrain_hw: IntPair = 56,
+                 qkv_bias: bool = True,
+                 qkv_layout: str = 'qkv',
+                 focusing_factor: float = 3,
+                 kernel_size: int = 5,
+                 pe_interp: str = 'bicubic',
+                 fp32_attention: bool = True,
+                 proj_drop: float = 0.,
+                 mode: str = 'fast',
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads ({num_heads})')
+        if pe_interp not in ('bicubic', 'bilinear'):
+            raise ValueError(f"pe_interp must be 'bicubic' or 'bilinear', got {pe_interp!r}")
+        if mode not in ('fast', 'naive'):
+            raise ValueError(f"mode must be 'fast' or 'naive', got {mode!r}")
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.head_dims = embed_dims // num_heads
+        self.pretrain_hw = to_2tuple(pretrain_hw, 'pretrain_hw')
+        self.focusing_factor = focusing_factor
+        self.pe_interp = pe_interp
+        self.fp32_attention = fp32_attention
+        self.mode = mode
+
+        self._build_projection(embed_dims, qkv_bias, qkv_layout)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.dwc = nn.Conv2d(self.head_dims, self.head_dims, kernel_size, padding=kernel_size // 2,
+                             groups=self.head_dims)
+        self.scale = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.positional_encoding = nn.Parameter(torch.zeros(1, math.prod(self.pretrain_hw), embed_dims))
+        init_linear_trunc_normal(self)
+        self.pe_cache = DerivedTensorCache()
+
+    def extra_repr(self) -> str:
+        return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, p={self.focusing_factor}, '
+                f'pretrain_hw={self.pretrain_hw}, mode={self.mode!r}')
+
+    def positional_encoding_at(self, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """The key positional encoding resized to (H, W): (1, H·W, C). Untouched at the stored grid."""
+        hw_shape = tuple(hw_shape)
+        if hw_shape == self.pretrain_hw:
+            return self.positional_encoding
+
+        def compute():
+            grid = self.positional_encoding.reshape(1, *self.pretrain_hw, -1).permute(0, 3, 1, 2)
+            return resize_grid(grid, hw_shape, self.pe_interp).flatten(2).transpose(1, 2)
+
+        if self.mode == 'naive':
+            return compute()
+        return self.pe_cache.get(self, hw_shape, (self.positional_encoding, ), compute)
+
+    def _linear_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """φ-mapped, mean / N^-1/2 scaled linear attention (K^T V first). Inputs (B, N, C)."""
+        n_tokens = k.shape[1]
+        divisor = F.softplus(self.scale.to(q.dtype))
+        q = split_heads(focusing_function(q, divisor, self.focusing_factor), self.num_heads)
+        k = split_heads(focusing_function(k, divisor, self.focusing_factor), self.num_heads)
+        v = split_heads(v, self.num_heads)
+        z = 1 / (q @ k.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
+        kv = (k.transpose(-2, -1) * n_tokens ** -0.5) @ (v * n_tokens ** -0.5)
+        return merge_heads(q @ kv * z)
+
+    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+        height, width = hw_shape
+        batch, n_tokens, channels = x.shape
+        if n_tokens != height * width:
+            raise ValueError(f'FocusedLinearAttention got {n_tokens} tokens for a {height}x{width} map')
+        q, k, v = self._project(x)
+        k = k + self.positional_encoding_at((height, width))
+        if self.fp32_attention and self.mode == 'fast':
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                out = self._linear_attention(q.float(), k.float(), v.float()).to(v.dtype)
+        else:
+            out = self._linear_attention(q, k, v)
+
+        # DWC on each head's V map with one weight set shared by all heads: (B·h, d, H, W).
+        h, d = self.num_heads, self.head_dims
+        v_maps = v.reshape(batch, height, width, h, d).permute(0, 3, 4, 1, 2).reshape(batch * h, d, height, width)
+        dwc = self.dwc(v_maps).reshape(batch, channels, n_tokens).transpose(1, 2)
+        return self.proj_drop(self.proj(out + dwc))
+
+    def train(self, mode: bool = True) -> 'FocusedLinearAttention':
+        self.pe_cache.clear()
+        return super().train(mode)

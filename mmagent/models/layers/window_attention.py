@@ -1,0 +1,200 @@
+"""Host attentions of the two skeletons: Swin's (shifted) window attention and PVT's spatial-reduction
+attention. Parameter names follow the official checkpoints (``qkv``, ``proj``,
+``relative_position_bias_table``, ``relative_position_index``; ``q``, ``kv``, ``sr``, ``norm``)."""
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from ...registry import register_model
+from .agent_attention import merge_heads, split_heads
+from .common import init_linear_trunc_normal
+
+__all__ = ['ShiftedWindowAttention', 'SpatialReductionAttention']
+
+
+def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
+    """(B, H, W, C) with H, W multiples of ``window`` -> (B·nW, window², C), windows row-major."""
+    b, h, w, c = x.shape
+    x = x.view(b, h // window, window, w // window, window, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window * window, c)
+
+
+def window_reverse(windows: torch.Tensor, window: int, height: int, width: int) -> torch.Tensor:
+    """Inverse of :func:`window_partition`: (B·nW, window², C) -> (B, H, W, C)."""
+    c = windows.shape[-1]
+    x = windows.view(-1, height // window, width // window, window, window, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, height, width, c)
+
+
+def relative_position_index(window: int) -> torch.Tensor:
+    """The standard Swin relative-position index, (window², window²) int64."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing='ij')).flatten(1)
+    relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
+    return relative[:, :, 0] * (2 * window - 1) + relative[:, :, 1]
+
+
+@register_model
+class ShiftedWindowAttention(BaseModule):
+    """Swin W-MSA / SW-MSA over an (H, W) map of any size: pads to a multiple of the window, optionally
+    rolls by ``shift_size`` with the usual region mask (-100 between regions), attends within windows with
+    the relative-position bias, and crops the padding again.
+
+    Args:
+        embed_dims: channels C.
+        num_heads: heads.
+        window_size: window side (7 in every released model).
+        shift_size: cyclic shift (0, or window_size // 2 on odd blocks).
+        qkv_bias: bias of the ``qkv`` projection.
+        attn_drop, proj_drop: dropout rates.
+        no_shift_on_small_map: drop the shift when min(H, W) <= window_size, as the classification Swin
+            code does. The Agent downstream code does not (odd blocks shift even on a 7x7 map): Agent-Swin
+            keeps it False, FLatten-Swin (whose only official form is the classification one) sets True.
+
+    Shapes: ``forward(x, hw_shape)``: (B, H·W, C) -> (B, H·W, C).
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 window_size: int = 7,
+                 shift_size: int = 0,
+                 qkv_bias: bool = True,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.,
+                 no_shift_on_small_map: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads ({num_heads})')
+        if not 0 <= shift_size < window_size:
+            raise ValueError(f'shift_size must be in [0, window_size), got {shift_size} for window {window_size}')
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.window_size = window_size
+        self.shift_size = shift_size
+        self.no_shift_on_small_map = no_shift_on_small_map
+        self.scale = (embed_dims // num_heads) ** -0.5
+
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, num_heads))
+        self.register_buffer('relative_position_index', relative_position_index(window_size))
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=.02)
+        init_linear_trunc_normal(self)
+        self._mask_cache: Dict[Tuple, torch.Tensor] = {}
+
+    def extra_repr(self) -> str:
+        return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, window_size={self.window_size}, '
+                f'shift_size={self.shift_size}')
+
+    def _shift_mask(self, padded_hw: Tuple[int, int], shift: int, device: torch.device) -> torch.Tensor:
+        """(nW, window², window²) additive mask, cached per padded size (official code rebuilt it per call)."""
+        key = (padded_hw, shift, device)
+        mask = self._mask_cache.get(key)
+        if mask is None:
+            height, width = padded_hw
+            window = self.window_size
+            regions = torch.zeros((1, height, width, 1), device=device)
+            slices = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+            label = 0
+            for rows in slices:
+                for cols in slices:
+                    regions[:, rows, cols, :] = label
+                    label += 1
+            region_windows = window_partition(regions, window).squeeze(-1)
+            diff = region_windows.unsqueeze(1) - region_windows.unsqueeze(2)
+            mask = diff.masked_fill(diff != 0, -100.0).masked_fill(diff == 0, 0.0)
+            self._mask_cache[key] = mask
+        return mask
+
+    def _window_attention(self, windows: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+        b_windows, n, c = windows.shape
+        q, k, v = (split_heads(t, self.num_heads) for t in self.qkv(windows).chunk(3, dim=-1))
+        attn = (q * self.scale) @ k.transpose(-2, -1)
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        attn = attn + bias.view(n, n, -1).permute(2, 0, 1).unsqueeze(0)
+        if mask is not None:
+            num_windows = mask.shape[0]
+            attn = attn.view(-1, num_windows, self.num_heads, n, n) + mask.to(attn.dtype)[None, :, None]
+            attn = attn.view(-1, self.num_heads, n, n)
+        attn = self.attn_drop(attn.softmax(dim=-1))
+        return self.proj_drop(self.proj(merge_heads(attn @ v)))
+
+    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+        height, width = hw_shape
+        batch, n_tokens, channels = x.shape
+        if n_tokens != height * width:
+            raise ValueError(f'ShiftedWindowAttention got {n_tokens} tokens for a {height}x{width} map')
+        window = self.window_size
+        x = x.view(batch, height, width, channels)
+        pad_r = (window - width % window) % window
+        pad_b = (window - height % window) % window
+        if pad_r or pad_b:
+            x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
+        padded_hw = (height + pad_b, width + pad_r)
+
+        shift = self.shift_size
+        if shift and self.no_shift_on_small_map and min(height, width) <= window:
+            shift = 0
+        mask = None
+        if shift:
+            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+            mask = self._shift_mask(padded_hw, shift, x.device)
+
+        out = self._window_attention(window_partition(x, window), mask)
+        out = window_reverse(out, window, *padded_hw)
+        if shift:
+            out = torch.roll(out, shifts=(shift, shift), dims=(1, 2))
+        if pad_r or pad_b:
+            out = out[:, :height, :width, :]
+        return out.reshape(batch, n_tokens, channels)
+
+
+@register_model
+class SpatialReductionAttention(BaseModule):
+    """PVT's spatial-reduction attention: keys and values from the map downsampled by a stride-``sr_ratio``
+    conv (+ LayerNorm), queries from every token. The host attention (``B``/``S``) of the PVT skeleton.
+
+    Shapes: ``forward(x, hw_shape)``: (B, H·W, C) -> (B, H·W, C).
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 sr_ratio: int = 1,
+                 qkv_bias: bool = True,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads ({num_heads})')
+        self.num_heads = num_heads
+        self.scale = (embed_dims // num_heads) ** -0.5
+        self.sr_ratio = sr_ratio
+        self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+        self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        if sr_ratio > 1:
+            self.sr = nn.Conv2d(embed_dims, embed_dims, kernel_size=sr_ratio, stride=sr_ratio)
+            self.norm = nn.LayerNorm(embed_dims)
+        init_linear_trunc_normal(self)
+
+    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+        height, width = hw_shape
+        batch, n_tokens, channels = x.shape
+        q = split_heads(self.q(x), self.num_heads)
+        source = x
+        if self.sr_ratio > 1:
+            reduced = self.sr(x.transpose(1, 2).reshape(batch, channels, height, width))
+            source = self.norm(reduced.flatten(2).transpose(1, 2))
+        k, v = (split_heads(t, self.num_heads) for t in self.kv(source).chunk(2, dim=-1))
+        attn = self.attn_drop(((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1))
+        return self.proj_drop(self.proj(merge_heads(attn @ v)))

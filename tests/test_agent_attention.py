@@ -1,0 +1,88 @@
+"""AgentAttention against a literal float64 transcription of the spec (agent_attention.md §1)."""
+import pytest
+import torch
+
+from mmagent.models.layers import AgentAttention
+from mmagent.registry import MMDET_MODELS, MMSEG_MODELS
+
+from .literal_reference import agent_attention as literal_agent_attention
+
+
+def _randomise(module, std=0.05):
+    with torch.no_grad():
+        for param in module.parameters():
+            param.add_(torch.randn_like(param) * std)
+
+
+def _params(module):
+    return {k: v.detach() for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize('layout', ['qkv', 'q_kv'])
+@pytest.mark.parametrize(
+    'hw, agent_shape, pool, pretrain',
+    [
+        ((56, 56), (3, 3), 3, 56),  # stage 1 at 224, ImageNet agent grid: every resize but 7->56 is identity
+        ((56, 56), (9, 9), 3, 56),  # 224 input with the downstream agent grid
+        ((25, 37), (12, 12), 4, 28),  # non-square map, agent grid larger than P
+        ((7, 10), (28, 28), 7, 7),  # agent grid exceeding the token grid (pooling up-samples)
+    ])
+def test_matches_literal_spec(hw, agent_shape, pool, pretrain, layout):
+    heads, dims = 2, 32
+    op = AgentAttention(dims, heads, agent_num=pool * pool, agent_shape=agent_shape, pretrain_hw=pretrain,
+                        qkv_layout=layout).eval()
+    _randomise(op)
+    x = torch.randn(2, hw[0] * hw[1], dims)
+    ours = op(x, hw)
+    ref = literal_agent_attention(x, hw, _params(op), heads, pool, agent_shape, layout)
+    assert ours.shape == (2, hw[0] * hw[1], dims)
+    assert (ours.double() - ref).abs().max().item() <= 1e-5
+
+
+def test_naive_mode_equals_fast_mode():
+    op = AgentAttention(48, 3, agent_num=9, agent_shape=(9, 9), pretrain_hw=56)
+    _randomise(op)
+    naive = AgentAttention(48, 3, agent_num=9, agent_shape=(9, 9), pretrain_hw=56, mode='naive')
+    naive.load_state_dict(op.state_dict())
+    x = torch.randn(3, 20 * 30, 48)
+    assert torch.allclose(op(x, (20, 30)), naive(x, (20, 30)), atol=1e-6)
+
+
+def test_biases_broadcast_over_batch_and_cache_at_inference():
+    op = AgentAttention(32, 2, agent_num=16, agent_shape=(12, 12), pretrain_hw=28).eval()
+    b1, b2 = op.position_biases((25, 37))
+    # One copy for the whole batch (spec D5), shapes (1, h, n', N) and (1, h, N, n').
+    assert b1.shape == (1, 2, 144, 25 * 37) and b2.shape == (1, 2, 25 * 37, 144)
+    with torch.no_grad():
+        op(torch.randn(2, 25 * 37, 32), (25, 37))
+        op(torch.randn(4, 25 * 37, 32), (25, 37))
+    assert op.bias_cache.misses == 1 and op.bias_cache.hits == 1
+    # a weight change invalidates the cache
+    with torch.no_grad():
+        op.an_bias.add_(1.0)
+        op(torch.randn(1, 25 * 37, 32), (25, 37))
+    assert op.bias_cache.misses == 2
+    # training never uses the cache and gradients reach the biases
+    op.train()
+    op(torch.randn(1, 25 * 37, 32), (25, 37)).sum().backward()
+    assert op.an_bias.grad is not None and op.wa_bias.grad.abs().sum() > 0
+    assert len(op.bias_cache) == 0
+
+
+def test_registered_and_buildable_from_config():
+    for registry in (MMDET_MODELS, MMSEG_MODELS):
+        op = registry.build(dict(type='AgentAttention', embed_dims=32, num_heads=2, agent_num=9,
+                                 agent_shape=(5, 7), pretrain_hw=14))
+        assert op(torch.randn(1, 11 * 13, 32), (11, 13)).shape == (1, 143, 32)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match='perfect square'):
+        AgentAttention(32, 2, agent_num=10)
+    with pytest.raises(ValueError, match='divisible'):
+        AgentAttention(30, 4)
+    with pytest.raises(TypeError, match='qk_scale'):
+        AgentAttention(32, 2, qk_scale=0.1)
+    op = AgentAttention(32, 2, agent_num=9)
+    with pytest.raises(ValueError, match='tokens'):
+        op(torch.randn(1, 50, 32), (7, 8))

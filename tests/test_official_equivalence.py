@@ -1,0 +1,107 @@
+"""Official weights -> mmagent converter -> same outputs as the official implementation (≤ 1e-5, fp32).
+
+The reference files (``../shared/reference``) hold the official models' state dicts under the official key
+names, their inputs and their outputs; see their README.
+"""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmagent.models import AgentPVT, AgentSwinTransformer, FLattenPVT, FLattenSwinTransformer
+from mmagent.models.converters import convert_official_state_dict, load_converted
+
+from .conftest import load_reference
+
+TOLERANCE = 1e-5
+
+
+def _convert_and_load(model, ref):
+    converted, dropped = convert_official_state_dict(ref['state_dict'], model.checkpoint_layout)
+    report = load_converted(model, converted, model.keys_added_on_purpose(), 'reference', strict=True)
+    return dropped, report
+
+
+def _max_diff(ours, theirs):
+    return max((a - b).abs().max().item() for a, b in zip(ours, theirs))
+
+
+def test_agent_swin_downstream(reference_dir):
+    ref = load_reference(reference_dir, 'agent_swin_downstream')
+    c = ref['constructor']
+    model = AgentSwinTransformer(
+        embed_dims=c['embed_dim'], depths=c['depths'], num_heads=c['num_heads'], attn_type=c['attn_type'],
+        agent_num=c['agent_num'], agent_shapes=c['downstream_agent_shapes'], drop_path_rate=0.).eval()
+    dropped, report = _convert_and_load(model, ref)
+    assert dropped == [] and report['missing'] == []  # a downstream state dict: nothing to account for
+    with torch.no_grad():
+        for name, image in ref['inputs'].items():
+            ours = model(image)
+            assert [o.shape for o in ours] == [o.shape for o in ref['outputs'][name]]
+            assert _max_diff(ours, ref['outputs'][name]) <= TOLERANCE, name
+
+
+def test_agent_pvt_downstream(reference_dir):
+    ref = load_reference(reference_dir, 'agent_pvt_downstream')
+    c = ref['constructor']
+    model = AgentPVT(
+        embed_dims=c['embed_dims'], depths=c['depths'], num_heads=c['num_heads'], mlp_ratios=c['mlp_ratios'],
+        attn_type=c['attn_type'], sr_ratios=c['sr_ratios'], agent_num=c['agent_num'],
+        agent_shapes=c['downstream_agent_shapes'], drop_path_rate=0.).eval()
+    _convert_and_load(model, ref)
+    with torch.no_grad():
+        for name, image in ref['inputs'].items():
+            ours = model(image)
+            assert [o.shape for o in ours] == [o.shape for o in ref['outputs'][name]]
+            assert _max_diff(ours, ref['outputs'][name]) <= TOLERANCE, name
+
+
+def _stage_tokens(model, blocks, image):
+    """Run the backbone and capture the output tokens of the last block of each stage."""
+    captured = []
+    hooks = [b.register_forward_hook(lambda m, i, o: captured.append(o)) for b in blocks]
+    with torch.no_grad():
+        model(image)
+    for hook in hooks:
+        hook.remove()
+    return captured
+
+
+def test_flatten_swin_classification(reference_dir):
+    ref = load_reference(reference_dir, 'flatten_swin_cls')
+    c = ref['constructor']
+    model = FLattenSwinTransformer(embed_dims=c['embed_dim'], depths=c['depths'], num_heads=c['num_heads'],
+                                   attn_type=c['attn_type'], focusing_factor=c['focusing_factor'],
+                                   kernel_size=c['kernel_size'], drop_path_rate=0.).eval()
+    dropped, report = _convert_and_load(model, ref)
+    # classification checkpoint: head, final norm and the stage-3 shift masks go; norm0..3 are new
+    assert sorted(dropped) == ['head.bias', 'head.weight', 'layers.2.blocks.1.attn_mask', 'norm.bias',
+                               'norm.weight']
+    assert report['missing'] == sorted(f'norm{i}.{p}' for i in range(4) for p in ('bias', 'weight'))
+    image = ref['inputs']['square']
+    tokens = _stage_tokens(model, [layer.blocks[-1] for layer in model.layers], image)
+    expected = ref['outputs']['square']
+    for i in range(4):
+        assert (tokens[i] - expected[f'stage{i}']).abs().max().item() <= TOLERANCE, f'stage{i}'
+    sd = ref['state_dict']
+    pooled = F.layer_norm(tokens[3], (tokens[3].shape[-1], ), sd['norm.weight'], sd['norm.bias']).mean(1)
+    logits = pooled @ sd['head.weight'].T + sd['head.bias']
+    assert (logits - expected['logits']).abs().max().item() <= TOLERANCE
+
+
+def test_flatten_pvt_classification(reference_dir):
+    ref = load_reference(reference_dir, 'flatten_pvt_cls')
+    c = ref['constructor']
+    model = FLattenPVT(embed_dims=c['embed_dims'], depths=c['depths'], num_heads=c['num_heads'],
+                       mlp_ratios=c['mlp_ratios'], attn_type=c['attn_type'], sr_ratios=c['sr_ratios'],
+                       focusing_factor=c['focusing_factor'], kernel_size=c['kernel_size'], drop_path_rate=0.).eval()
+    dropped, report = _convert_and_load(model, ref)
+    assert sorted(dropped) == ['head.bias', 'head.weight', 'norm.bias', 'norm.weight']
+    assert report['missing'] == []
+    image = ref['inputs']['square']
+    tokens = _stage_tokens(model, [getattr(model, f'block{i + 1}')[-1] for i in range(4)], image)
+    expected = ref['outputs']['square']
+    for i in range(4):
+        assert (tokens[i] - expected[f'stage{i}']).abs().max().item() <= TOLERANCE, f'stage{i}'
+    sd = ref['state_dict']
+    logits = tokens[3].mean(1) @ sd['head.weight'].T + sd['head.bias']  # the official final norm is unused
+    assert (logits - expected['logits']).abs().max().item() <= TOLERANCE

@@ -1,0 +1,78 @@
+"""Test (and evaluate) a detector or segmentor: COCO box/mask mAP for mmdet configs, mIoU for mmseg ones.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR] [--show-dir DIR]
+                                           [--cfg-options k=v ...] [--launcher ...]
+
+``--out``: mmdet configs dump predictions to a .pkl file; mmseg configs write label maps to a folder.
+``--show-dir``: painted predictions, saved under the work dir's timestamped folder.
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+import mmagent  # noqa: F401  (registers mmagent modules and the checkpoint allow-list)
+from mmagent.engine import load_config, prepare_config, task_of
+from mmagent.utils.checkpoint import load_checkpoint_file
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test a detector or segmentor with an mmagent backbone')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the directory to save the evaluation metrics')
+    parser.add_argument('--out', help='mmdet: .pkl file of predictions; mmseg: folder of predicted label maps')
+    parser.add_argument('--show', action='store_true', help='show prediction results in a window')
+    parser.add_argument('--show-dir', help='directory (under the work dir) for painted predictions')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of --show (s)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_visualization(cfg, task, args):
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise SystemExit('--show/--show-dir need a visualization hook in default_hooks')
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        if task == 'mmdet':
+            hook['test_out_dir'] = args.show_dir
+        else:
+            cfg.visualizer['save_dir'] = args.show_dir
+
+
+def main():
+    args = parse_args()
+    cfg = load_config(args.config, args.cfg_options)
+    notes = prepare_config(cfg, args.launcher, args.work_dir, args.config)
+    task = task_of(cfg)
+    load_checkpoint_file(args.checkpoint)  # a clear error for a missing, corrupt or unsafe file
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        enable_visualization(cfg, task, args)
+    if args.out and task == 'mmseg':
+        cfg.test_evaluator['output_dir'] = args.out
+        cfg.test_evaluator['keep_results'] = True
+    if args.out and task == 'mmdet' and not args.out.endswith(('.pkl', '.pickle')):
+        raise SystemExit(f'--out for a detection config must be a .pkl file, got {args.out!r}')
+
+    runner = Runner.from_cfg(cfg)
+    for note in notes:
+        runner.logger.info(note)
+    if args.out and task == 'mmdet':
+        from mmdet.evaluation import DumpDetResults
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
