@@ -9,7 +9,7 @@ metainfo = dict(
     classes=('rectangle', 'ellipse', 'triangle', 'star'),
     palette=[(220, 20, 60), (0, 110, 255), (0, 170, 60), (250, 170, 30)])
 num_classes = 4
-image_scale = (256, 256)
+image_scale = (192, 192)
 fpn_channels = 128
 
 model = dict(
@@ -81,7 +81,7 @@ val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instan
                      metric=['bbox', 'segm'], format_only=False)
 test_evaluator = val_evaluator
 
-max_iters = 1000
+max_iters = 700
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

@@ -14,7 +14,9 @@ weights-only unpickler, and :func:`load_checkpoint_file` reports it as a :class:
 """
 import os
 import pickle
+import re
 import zipfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Dict, List
 
@@ -31,9 +33,27 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable, unsafe or does not fit the model; the message says which."""
 
 
-class InertConfigNode(dict):
-    """Stand-in for the pickled ``yacs.config.CfgNode`` of the official checkpoints: a plain dict whose
-    instance attributes (yacs' internal flags) are kept as data. Nothing from yacs is imported or run."""
+class InertConfigNode:
+    """Stand-in for the pickled ``yacs.config.CfgNode`` of the official checkpoints.
+
+    The unpickler builds it as a plain ``OrderedDict`` (the only mapping types torch's weights-only unpickler
+    fills), so the config is read as data: its keys become items and yacs' internal flags instance
+    attributes. Nothing from yacs is imported or run.
+    """
+
+    def __new__(cls, *args, **kwargs) -> 'OrderedDict':
+        return OrderedDict()
+
+
+def history_buffer_statistic(owner: Any, name: str) -> Any:
+    """Stand-in for ``getattr`` while unpickling: mmengine's ``HistoryBuffer`` stores its statistics methods,
+    which pickle as ``getattr(HistoryBuffer, 'mean')``. Only those are resolved; anything else is refused."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    allowed = {'min', 'max', 'current', 'mean'} | set(HistoryBuffer._statistics_methods)
+    if owner is HistoryBuffer and isinstance(name, str) and name in allowed:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(f'refusing getattr({owner!r}, {name!r}): the only attribute lookups allowed in '
+                                 f'a checkpoint are HistoryBuffer statistics methods')
 
 
 def safe_globals() -> List[Any]:
@@ -43,7 +63,8 @@ def safe_globals() -> List[Any]:
     reconstruct = np.core.multiarray._reconstruct
     scalar = np.core.multiarray.scalar
     allowed: List[Any] = [
-        HistoryBuffer,  # mmengine MessageHub log scalars
+        HistoryBuffer,  # mmengine MessageHub log scalars ...
+        (history_buffer_statistic, 'builtins.getattr'),  # ... and their statistics methods
         np.ndarray,
         np.dtype,
         reconstruct,
@@ -63,8 +84,8 @@ def register_safe_globals() -> None:
     torch.serialization.add_safe_globals(safe_globals())
 
 
-_UNSAFE_MARKERS = ('Unsupported global', 'unrecognized function', 'Can only build', 'Can only create new object',
-                   'allowlist')
+# Phrases of torch's weights-only unpickler when a pickle asks for something outside the allow-list.
+_UNSAFE = re.compile(r'global|Can only|unrecognized function|allowlist|refusing', re.IGNORECASE)
 
 
 def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
@@ -82,8 +103,9 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         text = str(error)
-        if any(marker in text for marker in _UNSAFE_MARKERS):
-            detail = next((line.strip() for line in text.splitlines() if 'global' in line.lower()), text)
+        unsafe_lines = [line.strip() for line in text.splitlines() if _UNSAFE.search(line)]
+        if unsafe_lines:
+            detail = unsafe_lines[0]
             raise CheckpointError(
                 f"refused to load '{path}': it contains a pickled object that is not on mmagent's allow-list of "
                 f'safe types, and loading it could execute code ({detail}). Only tensors, containers and '

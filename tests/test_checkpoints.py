@@ -1,0 +1,177 @@
+"""Official-checkpoint conversion (spec §5.3-5.4, flatten §6.3) and safe checkpoint loading."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from yacs.config import CfgNode
+
+from mmagent.models import AgentPVT, AgentSwinTransformer, FLattenPVT, FLattenSwinTransformer
+from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
+
+from .conftest import REPO_ROOT
+
+SMALL_SWIN = dict(embed_dims=32, depths=(2, 2, 6, 2), num_heads=(1, 2, 4, 8))
+
+
+def official_classification_state(model, layout, num_classes=1000):
+    """An official-style classification state dict for ``model``: no output norms, a final norm, a head,
+    and (Swin) the attn_mask buffers of the shifted B blocks whose map is larger than one window at 224."""
+    state = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith(('norm0', 'norm1.', 'norm2.',
+                                                                                        'norm3'))}
+    if layout == 'swin':
+        # pre-norm tokens ('norm1.'/'norm2.' exist at block level; drop only top-level output norms above)
+        state = {k: v for k, v in model.state_dict().items() if not k.split('.')[0] in ('norm0', 'norm1',
+                                                                                         'norm2', 'norm3')}
+        width = model.num_features[-1]
+        for stage, layer in enumerate(model.layers):
+            grid = 56 // 2**stage
+            for index, block in enumerate(layer.blocks):
+                letter = model.block_letters[stage][index]
+                if letter in 'BS' and index % 2 == 1 and grid > 7:
+                    state[f'layers.{stage}.blocks.{index}.attn_mask'] = torch.zeros((grid // 7)**2, 49, 49)
+    else:
+        width = model.embed_dims[-1]
+    state['norm.weight'], state['norm.bias'] = torch.ones(width), torch.zeros(width)
+    state['head.weight'], state['head.bias'] = torch.randn(num_classes, width), torch.zeros(num_classes)
+    return state
+
+
+def save_official_container(path, state):
+    """The container the official training code writes, with its pickled yacs config."""
+    config = CfgNode(dict(MODEL=CfgNode(dict(TYPE='agent_swin', DROP_PATH_RATE=0.2)), TRAIN=CfgNode(dict(EPOCHS=300))))
+    torch.save(dict(model=state, optimizer=dict(state={}, param_groups=[dict(lr=1e-3, params=[0])]),
+                    lr_scheduler=dict(last_epoch=299), max_accuracy=82.6, epoch=299, config=config), path)
+
+
+def _perturbed(model):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))
+    return model
+
+
+def test_official_swin_container_loads_with_expected_differences(tmp_path):
+    source = _perturbed(AgentSwinTransformer(attn_type='AABB', **SMALL_SWIN))
+    state = official_classification_state(source, 'swin')
+    # Agent-Swin-S-like layout: stage 3 all B, its odd blocks carry (4, 49, 49) masks at 224
+    assert sorted(k for k in state if k.endswith('attn_mask')) == [
+        f'layers.2.blocks.{i}.attn_mask' for i in (1, 3, 5)]
+    path = str(tmp_path / 'agent_swin_max_acc.pth')
+    save_official_container(path, state)
+
+    model = AgentSwinTransformer(attn_type='AABB', init_cfg=dict(type='Pretrained', checkpoint=path), **SMALL_SWIN)
+    from mmagent.models.converters import load_pretrained
+    report = load_pretrained(model, path, 'swin', model.keys_added_on_purpose())
+    assert report['dropped'] == sorted(['head.weight', 'head.bias', 'norm.weight', 'norm.bias'] +
+                                       [f'layers.2.blocks.{i}.attn_mask' for i in (1, 3, 5)])
+    assert report['missing'] == sorted(f'norm{i}.{p}' for i in range(4) for p in ('weight', 'bias'))
+    for key, value in source.state_dict().items():
+        if not key.split('.')[0].startswith('norm'):
+            assert torch.equal(model.state_dict()[key], value), key
+    # and through init_weights(), as the runner calls it
+    fresh = AgentSwinTransformer(attn_type='AABB', init_cfg=dict(type='Pretrained', checkpoint=path), **SMALL_SWIN)
+    fresh.init_weights()
+    assert torch.equal(fresh.layers[0].blocks[0].attn.an_bias, source.layers[0].blocks[0].attn.an_bias)
+
+
+@pytest.mark.parametrize('cls', [AgentPVT, FLattenPVT])
+def test_official_pvt_container(tmp_path, cls):
+    small = dict(embed_dims=(16, 32, 80, 128), depths=(1, 1, 1, 1))
+    source = _perturbed(cls(**small))
+    path = str(tmp_path / 'pvt.pth')
+    save_official_container(path, official_classification_state(source, 'pvt'))
+    model = cls(init_cfg=dict(type='Pretrained', checkpoint=path), **small)
+    model.init_weights()
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in source.state_dict().items())
+
+
+def test_wrong_family_or_size_names_the_keys(tmp_path):
+    path = str(tmp_path / 'flatten.pth')
+    save_official_container(path, official_classification_state(FLattenSwinTransformer(**SMALL_SWIN), 'swin'))
+    model = AgentSwinTransformer(init_cfg=dict(type='Pretrained', checkpoint=path), **SMALL_SWIN)
+    with pytest.raises(CheckpointError, match=r'unexpected key.*positional_encoding.*missing key.*an_bias'):
+        model.init_weights()
+    # same family, another size: the mismatching shapes are named
+    agent_path = str(tmp_path / 'agent.pth')
+    save_official_container(agent_path, official_classification_state(AgentSwinTransformer(**SMALL_SWIN), 'swin'))
+    wider = AgentSwinTransformer(init_cfg=dict(type='Pretrained', checkpoint=agent_path), embed_dims=64,
+                                 depths=(2, 2, 6, 2), num_heads=(1, 2, 4, 8))
+    with pytest.raises(CheckpointError, match=r'shape mismatch.*layers.0.blocks.0.attn.qkv.weight: checkpoint '
+                                              r'\(96, 32\) vs model \(192, 64\)'):
+        wider.init_weights()
+
+
+def test_offline_converter_detects_family_and_arch(tmp_path):
+    source = _perturbed(AgentPVT(arch='t'))
+    src, dst = str(tmp_path / 'agent_pvt_t_max_acc.pth'), str(tmp_path / 'converted.pth')
+    save_official_container(src, official_classification_state(source, 'pvt'))
+    result = subprocess.run([sys.executable, 'tools/model_converters/convert_official.py', src, dst], cwd=REPO_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "agent_pvt arch 't'" in result.stdout and 'head.weight' in result.stdout
+    converted = torch.load(dst, weights_only=True)
+    assert converted['meta']['arch'] == 't' and 'head.weight' not in converted['state_dict']
+    model = AgentPVT(arch='t', init_cfg=dict(type='Pretrained', checkpoint=dst))
+    model.init_weights()
+    assert torch.equal(model.block3[0].attn.an_bias, source.block3[0].attn.an_bias)
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_pickled_code_is_refused_not_run(tmp_path):
+    marker = tmp_path / 'pwned'
+    payload = _RunsCode()
+    payload.marker = str(marker)
+    path = str(tmp_path / 'evil.pth')
+    torch.save(dict(state_dict=dict(w=torch.zeros(1)), meta=payload), path)
+    with pytest.raises(CheckpointError, match=r"refused to load .*evil.pth.*allow-list"):
+        load_checkpoint_file(path)
+    model = AgentPVT(embed_dims=(16, 32, 80, 128), depths=(1, 1, 1, 1),
+                     init_cfg=dict(type='Pretrained', checkpoint=path))
+    with pytest.raises(CheckpointError, match='refused'):
+        model.init_weights()
+    assert not marker.exists()
+
+
+class _LooksUpAttribute:
+    def __reduce__(self):
+        from mmengine.logging.history_buffer import HistoryBuffer
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+def test_only_history_buffer_statistics_may_be_looked_up(tmp_path):
+    # mmengine checkpoints pickle HistoryBuffer statistics as getattr(HistoryBuffer, 'mean'); nothing else.
+    from mmengine.logging.history_buffer import HistoryBuffer
+    good, bad = str(tmp_path / 'good.pth'), str(tmp_path / 'bad.pth')
+    buffer = HistoryBuffer()
+    buffer.update(3.0)
+    torch.save(dict(log=buffer), good)
+    assert load_checkpoint_file(good)['log'].mean() == 3.0
+    torch.save(dict(x=_LooksUpAttribute()), bad)
+    with pytest.raises(CheckpointError, match=r"refusing getattr\(.*HistoryBuffer.*'__init__'\)"):
+        load_checkpoint_file(bad)
+
+
+def test_bad_files_get_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="checkpoint file not found: '.*missing.pth'"):
+        load_checkpoint_file(str(tmp_path / 'missing.pth'))
+    text = tmp_path / 'notes.pth'
+    text.write_text('this is not a checkpoint')
+    with pytest.raises(CheckpointError, match='not a .*checkpoint'):
+        load_checkpoint_file(str(text))
+    good = tmp_path / 'good.pth'
+    torch.save(dict(state_dict=dict(w=torch.randn(1000))), good)
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(good.read_bytes()[:len(good.read_bytes()) // 2])
+    with pytest.raises(CheckpointError, match='truncated or corrupt'):
+        load_checkpoint_file(str(truncated))
+    empty = tmp_path / 'empty.pth'
+    empty.write_bytes(b'')
+    with pytest.raises(CheckpointError, match='empty'):
+        load_checkpoint_file(str(empty))

@@ -1,0 +1,162 @@
+"""FocusedLinearAttention against a literal float64 transcription of the spec (flatten_attention.md §1),
+the FLatten backbones at any size, and mixed precision."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmagent.models import FLattenPVT, FLattenSwinTransformer
+from mmagent.models.layers import FocusedLinearAttention
+from mmagent.models.layers.focused_linear_attention import focusing_function
+from mmagent.registry import MMDET_MODELS, MMSEG_MODELS
+
+from .literal_reference import focused_linear_attention as literal_fla
+
+SMALL_SWIN = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))
+SMALL_PVT = dict(embed_dims=(16, 32, 80, 128), depths=(1, 1, 1, 1))
+
+
+def _randomise(module, std=0.05):
+    with torch.no_grad():
+        for param in module.parameters():
+            param.add_(torch.randn_like(param) * std)
+    return module
+
+
+@pytest.mark.parametrize('layout', ['qkv', 'q_kv'])
+@pytest.mark.parametrize('hw, pretrain, pe_interp', [
+    ((56, 56), (56, 56), 'bicubic'),  # the 224 grid: no resize
+    ((25, 37), (28, 28), 'bicubic'),  # non-square, encoding resized
+    ((13, 9), (14, 14), 'bilinear'),
+])
+def test_matches_literal_spec(hw, pretrain, pe_interp, layout):
+    op = _randomise(FocusedLinearAttention(32, 2, pretrain_hw=pretrain, qkv_layout=layout, pe_interp=pe_interp))
+    op.eval()
+    x = torch.randn(2, hw[0] * hw[1], 32)
+    params = {k: v.detach() for k, v in op.state_dict().items()}
+    ref = literal_fla(x, hw, params, heads=2, pretrain_hw=pretrain, layout=layout, pe_mode=pe_interp)
+    ours = op(x, hw)
+    assert ours.shape == x.shape
+    assert (ours.double() - ref).abs().max().item() <= 1e-5
+
+
+def test_dwc_is_shared_across_heads():
+    # F-T4: perturbing one head's V changes, through the DWC, only that head's output channels.
+    op = _randomise(FocusedLinearAttention(32, 4, pretrain_hw=8))
+    d = 8
+    v = torch.randn(1, 64, 32)
+    maps = v.reshape(1, 8, 8, 4, d).permute(0, 3, 4, 1, 2).reshape(4, d, 8, 8)
+    base = op.dwc(maps)
+    v2 = v.clone()
+    v2[..., 2 * d:3 * d] += 1.0  # head 2
+    maps2 = v2.reshape(1, 8, 8, 4, d).permute(0, 3, 4, 1, 2).reshape(4, d, 8, 8)
+    changed = (op.dwc(maps2) - base).abs().flatten(1).sum(1) > 0
+    assert changed.tolist() == [False, False, True, False]
+    assert op.dwc.weight.shape == (d, 1, 5, 5)
+
+
+def test_mean_form_equals_sum_form():
+    # F-T2: the mean / N^-1/2 form equals the plain ratio Q(KᵀV) / (Q Σ K) (float64) to 1e-6 relative.
+    torch.manual_seed(3)
+    q = F.relu(torch.randn(2, 3, 400, 16, dtype=torch.float64)) + 1e-6
+    k = F.relu(torch.randn(2, 3, 400, 16, dtype=torch.float64)) + 1e-6
+    v = torch.randn(2, 3, 400, 16, dtype=torch.float64)
+    n = 400
+    ours = (q @ ((k.transpose(-2, -1) * n**-0.5) @ (v * n**-0.5))) / (q @ k.mean(-2, keepdim=True).transpose(-2, -1)
+                                                                   + 1e-6)
+    plain = (q @ (k.transpose(-2, -1) @ v)) / (q @ k.sum(-2, keepdim=True).transpose(-2, -1))
+    assert ((ours - plain).abs() / plain.abs().clamp_min(1e-3)).max() < 1e-6
+
+
+def test_fp16_core_stays_finite_where_the_sum_form_overflows():
+    # CPU half arithmetic of the attention core at COCO stage-1 size (N = 200 x 334), inputs at 100x scale.
+    torch.manual_seed(0)
+    n, c = 200 * 334, 32
+    op = FocusedLinearAttention(c, 1, pretrain_hw=(200, 334)).half()
+    q, k, v = (torch.randn(1, n, c) * 100).half(), (torch.randn(1, n, c) * 100).half(), torch.randn(1, n, c).half()
+    out = op._linear_attention(q.float(), k.float(), v.float())  # the fp32 island, as used under autocast
+    assert torch.isfinite(out).all()
+    # the original un-scaled sum form in fp16 overflows (why the island and the scaled form exist)
+    divisor = F.softplus(op.scale.float()).half()
+    qf, kf = focusing_function(q, divisor, 3), focusing_function(k, divisor, 3)
+    sum_form = qf @ (kf.transpose(-2, -1) @ v)
+    assert not torch.isfinite(sum_form).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('cls, arch', [(FLattenSwinTransformer, 't'), (FLattenSwinTransformer, 's'),
+                                       (FLattenSwinTransformer, 'b'), (FLattenPVT, 't'), (FLattenPVT, 's'),
+                                       (FLattenPVT, 'm'), (FLattenPVT, 'l')])
+def test_bf16_autocast_finite_for_every_backbone(cls, arch):
+    model = cls(arch=arch, drop_path_rate=0.)
+    model.train()
+    x = torch.randn(1, 3, 64, 96) * 100  # 100x the normalised input range
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        outs = model(x)
+        loss = sum(o.float().pow(2).mean() for o in outs)
+    loss.backward()
+    assert all(torch.isfinite(o).all() for o in outs)
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize('hw', [(224, 224), (97, 131), (64, 64), (200, 296), (130, 70)])
+def test_swin_any_size(hw):
+    model = FLattenSwinTransformer(**SMALL_SWIN).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, *hw))
+    h, w = -(-hw[0] // 4), -(-hw[1] // 4)
+    for i, out in enumerate(outs):
+        assert tuple(out.shape[1:]) == (16 * 2**i, h, w)
+        h, w = -(-h // 2), -(-w // 2)
+
+
+@pytest.mark.parametrize('hw', [(224, 224), (97, 131), (64, 64), (448, 112), (200, 296)])
+def test_pvt_any_size(hw):
+    model = FLattenPVT(**SMALL_PVT).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, *hw))
+    h, w = hw[0] // 4, hw[1] // 4
+    for out, c in zip(outs, (16, 32, 80, 128)):
+        assert tuple(out.shape[1:]) == (c, h, w)
+        h, w = h // 2, w // 2
+
+
+def test_linear_stages_are_global_with_resized_encoding():
+    model = FLattenSwinTransformer(**SMALL_SWIN).eval()
+    attn = model.layers[0].blocks[1].attn
+    assert isinstance(attn, FocusedLinearAttention)
+    # one map, no windows: a token far away influences the output at the top-left corner
+    x = torch.randn(1, 50 * 74, 16)
+    y = x.clone()
+    y[0, -1] += 10.0
+    with torch.no_grad():
+        assert not torch.allclose(attn(x, (50, 74))[0, 0], attn(y, (50, 74))[0, 0])
+        pe = attn.positional_encoding_at((50, 74))
+    assert pe.shape == (1, 50 * 74, 16)
+    grid = attn.positional_encoding.reshape(1, 56, 56, 16).permute(0, 3, 1, 2)
+    expected = F.interpolate(grid, (50, 74), mode='bicubic', align_corners=False).flatten(2).transpose(1, 2)
+    assert torch.equal(pe, expected)
+
+
+def test_encoding_cached_at_inference_only():
+    op = FocusedLinearAttention(16, 1, pretrain_hw=14).eval()
+    with torch.no_grad():
+        op(torch.randn(1, 100, 16), (10, 10))
+        op(torch.randn(2, 100, 16), (10, 10))
+    assert op.pe_cache.hits == 1 and op.pe_cache.misses == 1
+    op.train()
+    op(torch.randn(1, 100, 16), (10, 10)).sum().backward()
+    assert op.positional_encoding.grad.abs().sum() > 0
+
+
+def test_registered_and_arguments_checked():
+    for registry in (MMDET_MODELS, MMSEG_MODELS):
+        op = registry.build(dict(type='FocusedLinearAttention', embed_dims=16, num_heads=2, pretrain_hw=7))
+        assert op(torch.randn(1, 35, 16), (5, 7)).shape == (1, 35, 16)
+        registry.build(dict(type='FLattenPVT', **SMALL_PVT))
+    with pytest.raises(ValueError, match=r"unknown arch 'q'.*'t', 's', 'm', 'l'"):
+        FLattenPVT(arch='q')
+    with pytest.raises(ValueError, match='pe_interp'):
+        FocusedLinearAttention(16, 2, pe_interp='nearest')
+    with pytest.raises(TypeError):
+        FLattenSwinTransformer(la_sr_ratios='8421')

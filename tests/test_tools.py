@@ -1,0 +1,82 @@
+"""tools/train.py and tools/test.py end to end, for an mmdet and an mmseg config: a few iterations, a test
+from the saved checkpoint, and a resume from it, all loading with torch.load(weights_only=True)."""
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO_ROOT
+
+DET_CONFIG = 'configs/demo/mask-rcnn_agent-pvt-t_fpn_demo.py'
+SEG_CONFIG = 'configs/demo/upernet_agent-pvt-t_demo.py'
+
+
+def run_tool(*args, check=True):
+    result = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    if check:
+        assert result.returncode == 0, output[-4000:]
+    return output
+
+
+@pytest.fixture(scope='session')
+def demo_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp('demo_data')
+    run_tool('tools/make_demo_data.py', '--out', str(root), '--num-train', '8', '--num-val', '4', '--min-size',
+             '96', '--max-size', '128')
+    return str(root)
+
+
+def det_options(data, iters):
+    coco = f'{data}/coco/'
+    return [
+        f'train_dataloader.dataset.data_root={coco}', f'val_dataloader.dataset.data_root={coco}',
+        f'test_dataloader.dataset.data_root={coco}', f'val_evaluator.ann_file={coco}annotations/instances_val.json',
+        f'test_evaluator.ann_file={coco}annotations/instances_val.json', f'train_cfg.max_iters={iters}',
+        f'train_cfg.val_interval={iters}', 'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=2',
+        'default_hooks.logger.interval=1', 'param_scheduler.0.end=2'
+    ] + [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader')
+         for key in ('num_workers=0', 'persistent_workers=False')]
+
+
+def seg_options(data, iters):
+    ade = f'{data}/ade/'
+    return [
+        f'train_dataloader.dataset.data_root={ade}', f'val_dataloader.dataset.data_root={ade}',
+        f'test_dataloader.dataset.data_root={ade}', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+        'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
+        'param_scheduler.0.end=2', 'param_scheduler.1.begin=2', f'param_scheduler.1.end={iters}'
+    ] + [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader')
+         for key in ('num_workers=0', 'persistent_workers=False')]
+
+
+def trained_iterations(log):
+    return [int(m) for m in re.findall(r'Iter\(train\) \[\s*(\d+)/\d+\]', log)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config, options, metric', [
+    (DET_CONFIG, det_options, 'coco/bbox_mAP'),
+    (SEG_CONFIG, seg_options, 'mIoU'),
+])
+def test_train_test_resume(tmp_path, demo_data, config, options, metric):
+    work = str(tmp_path / 'work')
+    log = run_tool('tools/train.py', config, '--work-dir', work, '--cfg-options', *options(demo_data, 4))
+    assert trained_iterations(log) == [1, 2, 3, 4]
+    assert osp.exists(osp.join(work, 'iter_2.pth')) and osp.exists(osp.join(work, 'iter_4.pth'))
+    if config == SEG_CONFIG:
+        assert 'converted 2 SyncBN layer config(s) to BN' in log
+
+    # test from the saved checkpoint (weights_only loading of an mmengine checkpoint)
+    log = run_tool('tools/test.py', config, osp.join(work, 'iter_4.pth'), '--work-dir', str(tmp_path / 'test'),
+                   '--cfg-options', *options(demo_data, 4))
+    assert re.search(re.escape(metric) + r'\s*[:|]', log) or metric in log
+
+    # resume from iteration 2 and continue to 6: iterations 3..6 run, nothing before
+    log = run_tool('tools/train.py', config, '--work-dir', work, '--resume', osp.join(work, 'iter_2.pth'),
+                   '--cfg-options', *options(demo_data, 6))
+    assert 'resumed epoch: 0, iter: 2' in log
+    assert trained_iterations(log) == [3, 4, 5, 6]
+    assert osp.exists(osp.join(work, 'iter_6.pth'))
