@@ -1,5 +1,7 @@
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -34,3 +36,12 @@ def load_reference(reference_dir, name):
     if not osp.exists(path):
         pytest.skip(f'reference file {path} is missing; equivalence test skipped')
     return torch.load(path, weights_only=True)
+
+
+@pytest.fixture(scope='session')
+def demo_data(tmp_path_factory):
+    """A tiny generated dataset (8 train / 4 val images) in COCO and ADE20K layouts."""
+    root = tmp_path_factory.mktemp('demo_data')
+    subprocess.run([sys.executable, 'tools/make_demo_data.py', '--out', str(root), '--num-train', '8', '--num-val',
+                    '4', '--min-size', '96', '--max-size', '128'], cwd=REPO_ROOT, check=True, capture_output=True)
+    return str(root)

@@ -21,14 +21,6 @@ def run_tool(*args, check=True):
     return output
 
 
-@pytest.fixture(scope='session')
-def demo_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('demo_data')
-    run_tool('tools/make_demo_data.py', '--out', str(root), '--num-train', '8', '--num-val', '4', '--min-size',
-             '96', '--max-size', '128')
-    return str(root)
-
-
 def det_options(data, iters):
     coco = f'{data}/coco/'
     return [
@@ -47,7 +39,7 @@ def seg_options(data, iters):
         f'train_dataloader.dataset.data_root={ade}', f'val_dataloader.dataset.data_root={ade}',
         f'test_dataloader.dataset.data_root={ade}', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
         'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
-        'param_scheduler.0.end=2', 'param_scheduler.1.begin=2', f'param_scheduler.1.end={iters}'
+        'param_scheduler.0.end=2', 'param_scheduler.1.begin=2', f'param_scheduler.1.end={max(iters, 3)}'
     ] + [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader')
          for key in ('num_workers=0', 'persistent_workers=False')]
 

@@ -8,13 +8,15 @@
 """
 import argparse
 import os
+import sys
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
+from mmengine.registry import RUNNERS
 
 import mmagent  # noqa: F401  (registers mmagent modules and the checkpoint allow-list)
-from mmagent.engine import load_config, prepare_config, task_of
-from mmagent.utils.checkpoint import load_checkpoint_file
+from mmagent.engine import (DatasetConfigError, MMAgentRunner, check_datasets, init_cpu_distributed, load_config,
+                            prepare_config, task_of)
+from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
 def parse_args():
@@ -38,7 +40,7 @@ def parse_args():
 def enable_visualization(cfg, task, args):
     hook = cfg.default_hooks.get('visualization')
     if hook is None:
-        raise SystemExit('--show/--show-dir need a visualization hook in default_hooks')
+        raise SystemExit('error: --show/--show-dir need a visualization hook in default_hooks')
     hook['draw'] = True
     if args.show:
         hook['show'] = True
@@ -55,6 +57,7 @@ def main():
     cfg = load_config(args.config, args.cfg_options)
     notes = prepare_config(cfg, args.launcher, args.work_dir, args.config)
     task = task_of(cfg)
+    check_datasets(cfg, ('test', ))
     load_checkpoint_file(args.checkpoint)  # a clear error for a missing, corrupt or unsafe file
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
@@ -63,9 +66,11 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
     if args.out and task == 'mmdet' and not args.out.endswith(('.pkl', '.pickle')):
-        raise SystemExit(f'--out for a detection config must be a .pkl file, got {args.out!r}')
+        raise SystemExit(f'error: --out for a detection config must be a .pkl file, got {args.out!r}')
 
-    runner = Runner.from_cfg(cfg)
+    if init_cpu_distributed(args.launcher):
+        notes.append('torchrun without CUDA: gloo process group initialised by mmagent')
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else MMAgentRunner.from_cfg(cfg)
     for note in notes:
         runner.logger.info(note)
     if args.out and task == 'mmdet':
@@ -75,4 +80,7 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (CheckpointError, DatasetConfigError, FileNotFoundError) as error:
+        sys.exit(f'error: {error}')

@@ -3,19 +3,22 @@
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
                                  [--launcher none|pytorch|slurm|mpi]
 
-Differences from mmdet's tool, all logged: single-process runs turn SyncBN into BN; runs without CUDA use
-the gloo backend and, with --amp, bf16 CPU autocast instead of fp16.
+Beyond mmdet's tool, all logged: the datasets are checked before anything is built; checkpoints are written
+atomically; ``--resume`` without a path continues from the newest checkpoint of the work dir that loads;
+single-process runs turn SyncBN into BN; runs without CUDA use the gloo backend and, with --amp, bf16 CPU
+autocast instead of fp16; multi-process runs check at the end that all ranks hold the same weights.
 """
 import argparse
 import os
 import sys
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
+from mmengine.registry import RUNNERS
 
 import mmagent  # noqa: F401  (registers mmagent modules and the checkpoint allow-list)
-from mmagent.engine import enable_amp, load_config, prepare_config
-from mmagent.utils.checkpoint import load_checkpoint_file
+from mmagent.engine import (DatasetConfigError, MMAgentRunner, check_datasets, enable_amp,
+                            find_resumable_checkpoint, init_cpu_distributed, load_config, prepare_config)
+from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
 def parse_args():
@@ -40,23 +43,36 @@ def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options)
     notes = prepare_config(cfg, args.launcher, args.work_dir, args.config)
+    check_datasets(cfg, ('train', 'val') if cfg.get('val_cfg') else ('train', ))
     if args.amp:
         notes.append(f'mixed precision: {enable_amp(cfg)}')
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
-            sys.exit('--auto-scale-lr needs auto_scale_lr = dict(base_batch_size=...) in the config')
+            sys.exit('error: --auto-scale-lr needs auto_scale_lr = dict(base_batch_size=...) in the config')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        found = find_resumable_checkpoint(cfg.work_dir)
+        cfg.resume, cfg.load_from = found is not None, found
+        notes.append(f'resuming from {found}' if found else
+                     f'--resume: no checkpoint that loads in {cfg.work_dir}; training from the start')
     elif args.resume is not None:
         load_checkpoint_file(args.resume)  # a clear error for a missing, corrupt or unsafe file
         cfg.resume, cfg.load_from = True, args.resume
+    if args.launcher != 'none':
+        hooks = cfg.get('custom_hooks') or []
+        if not any(h.get('type') == 'RankConsistencyHook' for h in hooks):
+            cfg.custom_hooks = list(hooks) + [dict(type='RankConsistencyHook')]
+    if init_cpu_distributed(args.launcher):
+        notes.append('torchrun without CUDA: gloo process group initialised by mmagent')
 
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else MMAgentRunner.from_cfg(cfg)
     for note in notes:
         runner.logger.info(note)
     runner.train()
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (CheckpointError, DatasetConfigError, FileNotFoundError) as error:
+        sys.exit(f'error: {error}')

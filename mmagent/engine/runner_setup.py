@@ -53,7 +53,7 @@ def enable_amp(cfg: Config) -> str:
         return 'fp16 (AmpOptimWrapper, dynamic loss scale)'
     cfg.optim_wrapper.type = 'CPUAutocastOptimWrapper'
     cfg.optim_wrapper.dtype = 'bfloat16'
-    return 'bf16 (CPUAutocastOptimWrapper: no CUDA device)'
+    return 'bf16 autocast of backbone and neck (CPUAutocastOptimWrapper: no CUDA device)'
 
 
 def prepare_config(cfg: Config, launcher: str, work_dir: Optional[str], config_path: str) -> List[str]:
@@ -65,14 +65,20 @@ def prepare_config(cfg: Config, launcher: str, work_dir: Optional[str], config_p
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
-    if launcher == 'none':
+    if launcher == 'none' or not torch.cuda.is_available():
+        # torch's SyncBatchNorm needs CUDA and a process group; each process then normalises its own batch.
         converted = convert_sync_bn(cfg.model)
         if converted:
-            notes.append(f'single-process run: converted {converted} SyncBN layer config(s) to BN')
-    elif not torch.cuda.is_available():
+            why = 'single-process run' if launcher == 'none' else 'no CUDA for SyncBatchNorm'
+            notes.append(f'{why}: converted {converted} SyncBN layer config(s) to BN')
+    if launcher != 'none' and not torch.cuda.is_available():
         cfg.setdefault('env_cfg', ConfigDict())
         cfg.env_cfg.setdefault('dist_cfg', ConfigDict())
         if cfg.env_cfg.dist_cfg.get('backend', 'nccl') == 'nccl':
             cfg.env_cfg.dist_cfg.backend = 'gloo'
             notes.append('distributed run without CUDA: using the gloo backend')
+        if cfg.get('model_wrapper_cfg') is None:
+            # mmengine passes device_ids=[LOCAL_RANK], which DDP rejects for a CPU module.
+            cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+                                         find_unused_parameters=cfg.get('find_unused_parameters', False))
     return notes

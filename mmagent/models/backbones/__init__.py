@@ -12,3 +12,6 @@ OFFICIAL_FAMILIES = {
     'flatten_swin': FLattenSwinTransformer,
     'flatten_pvt': FLattenPVT,
 }
+from .lavit import LaViT, LaViTClassifier  # noqa: E402
+
+__all__ += ['LaViT', 'LaViTClassifier']

@@ -1,0 +1,5 @@
+# LaViT-S + Mask R-CNN, COCO 1x: the LaViT-T recipe with the S widths and drop path 0.2.
+# mmagent interpretation of LaViT; no published counterpart.
+_base_ = './mask-rcnn_lavit-t_fpn_1x_coco.py'
+
+model = dict(backbone=dict(arch='s', drop_path_rate=0.2), neck=dict(in_channels=[64, 128, 320, 512]))

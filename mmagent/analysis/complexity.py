@@ -1,0 +1,490 @@
+"""FLOPs and parameter counts of mmdet / mmseg models and their backbones, on fvcore's
+``FlopCountAnalysis`` (1 multiply-accumulate = 1 FLOP), under one convention that reproduces the published
+baselines (Swin-T Mask R-CNN 267 G, Swin-T UperNet 945 G; see docs/flops.md):
+
+* **detection** (``default_scope='mmdet'``): an image of 1280×800 (H×W) by default, padded by the model's
+  own data preprocessor (to /32 for Mask R-CNN). Counted: backbone, neck, the RPN head's convolutions and
+  the RoI heads on ``max_per_img`` (1000) fixed proposals; the mask head sees the first 100 RoIs, as
+  ``StandardRoIHead.forward`` does. Proposal generation and NMS are post-processing and not counted. This
+  is the convention of mmdet 2.x's ``forward_dummy`` (1000 proposals), and it reproduces the Swin README's
+  267 G for Swin-T to 0.01%.
+* **segmentation** (``default_scope='mmseg'``): 512×2048 by default; ``EncoderDecoder._forward``, i.e.
+  backbone + decode head. The auxiliary head (training only) and the final resize to the input size are not
+  counted, as in mmseg's ``get_flops``.
+* **backbone only**: the backbone on the same (padded) input.
+* **classification form**: the backbone returning its last stage only (Swin-style backbones thus apply
+  just the last output norm, which is the classification model's final norm), global average pooling and a
+  ``num_classes`` linear classifier, at 224×224 by default. Agent-attention ops use their pretraining agent
+  grid (P×P: 3-4-7-7 in the released models), which is the ImageNet form (spec agent_attention.md §1.3).
+
+Parameters are always every parameter of the module counted (the whole model includes mmseg's auxiliary
+head: it is part of the trained checkpoint and of the published parameter counts).
+
+Resized position biases and encodings are cached by ``DerivedTensorCache`` at inference, but never while
+tracing, so every count includes the interpolations that a first forward at that size performs.
+"""
+import copy
+import importlib.util
+import inspect
+import json
+import os.path as osp
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from fvcore.nn import FlopCountAnalysis
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import DefaultScope
+
+from ..engine.runner_setup import convert_sync_bn, task_of
+from ..models.layers.agent_attention import AgentAttention
+from .handles import EXTRA_HANDLES, skipped_op_note
+
+__all__ = [
+    'Complexity', 'ClassificationForm', 'DEFAULT_SHAPES', 'CLASSIFICATION_SHAPE', 'resolve_config_path',
+    'load_config', 'default_shape', 'build_model', 'build_backbone', 'count_flops', 'fixed_proposals',
+    'heads_signature', 'measure', 'measure_parts', 'use_pretraining_agent_grids'
+]
+
+HW = Tuple[int, int]
+DEFAULT_SHAPES: Dict[str, HW] = {'mmdet': (1280, 800), 'mmseg': (512, 2048)}
+CLASSIFICATION_SHAPE: HW = (224, 224)
+
+
+# ------------------------------------------------------------------------------------------------ configs
+def resolve_config_path(path: str) -> str:
+    """A config path, or ``'mmdet::swin/x.py'`` / ``'mmseg::...'`` for a config shipped with an installed
+    OpenMMLab package. Raises ``FileNotFoundError`` with the path tried."""
+    if '::' in path:
+        package, relative = path.split('::', 1)
+        spec = importlib.util.find_spec(package) if package.isidentifier() else None
+        if spec is None or spec.origin is None:
+            raise FileNotFoundError(f"config {path!r}: package {package!r} is not installed")
+        resolved = osp.join(osp.dirname(spec.origin), '.mim', 'configs', relative)
+        if not osp.isfile(resolved):
+            raise FileNotFoundError(f"config {path!r} not found: no file {resolved}")
+        return resolved
+    if not osp.isfile(path):
+        raise FileNotFoundError(f"config file not found: '{path}'")
+    return path
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    cfg = Config.fromfile(resolve_config_path(path))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def default_shape(cfg: Config, mode: str = 'model') -> HW:
+    """224×224 for the classification form, else by task: 1280×800 (mmdet) or 512×2048 (mmseg)."""
+    if mode == 'classification':
+        return CLASSIFICATION_SHAPE
+    return DEFAULT_SHAPES[task_of(cfg)]
+
+
+def _eval(module: nn.Module) -> nn.Module:
+    module.eval()  # some OpenMMLab train() overrides (mmdet's Swin) return None, so no chaining
+    return module
+
+
+@contextmanager
+def _scope(cfg: Config) -> Iterator[Any]:
+    """The task's model registry, with the config's default scope active while building."""
+    task = task_of(cfg)
+    with DefaultScope.overwrite_default_scope(task):
+        if task == 'mmdet':
+            from mmdet.registry import MODELS
+        else:
+            from mmseg.registry import MODELS
+        yield MODELS
+
+
+def build_model(cfg: Config) -> nn.Module:
+    """The whole detector / segmentor in eval mode. SyncBN becomes BN: a count is one process, and SyncBN
+    needs a process group (the FLOPs of BN and SyncBN are the same). Weights are not loaded."""
+    model_cfg = copy.deepcopy(cfg.model)  # convert_sync_bn edits in place; leave the caller's config alone
+    convert_sync_bn(model_cfg)
+    with _scope(cfg) as registry:
+        model = registry.build(model_cfg)
+    return _eval(revert_sync_batchnorm(model))
+
+
+def build_backbone(cfg: Config, last_stage_only: bool = False) -> nn.Module:
+    """``cfg.model.backbone`` alone, in eval mode; ``last_stage_only`` returns only the deepest output."""
+    backbone_cfg = copy.deepcopy(cfg.model.backbone)
+    convert_sync_bn(backbone_cfg)
+    with _scope(cfg) as registry:
+        if last_stage_only:
+            indices = backbone_cfg.get('out_indices')
+            if indices is None:
+                default = inspect.signature(registry.get(backbone_cfg['type'])).parameters.get('out_indices')
+                if default is None or default.default is inspect.Parameter.empty:
+                    raise ValueError(f"{backbone_cfg['type']} has no out_indices argument: cannot build the "
+                                     f'classification form')
+                indices = default.default
+            backbone_cfg['out_indices'] = (max(indices), )
+        backbone = registry.build(backbone_cfg)
+    return _eval(revert_sync_batchnorm(backbone))
+
+
+def use_pretraining_agent_grids(model: nn.Module) -> int:
+    """Set every :class:`AgentAttention` to its pretraining agent grid (P×P, P² = ``agent_num``), the form the
+    ImageNet models run in. Returns how many ops changed."""
+    changed = 0
+    for module in model.modules():
+        if isinstance(module, AgentAttention):
+            grid = (module.pool_size, module.pool_size)
+            if module.agent_shape != grid:
+                module.agent_shape = grid
+                module.bias_cache.clear()
+                changed += 1
+    return changed
+
+
+class ClassificationForm(nn.Module):
+    """backbone (last stage) -> global average pool -> Linear(C, num_classes).
+
+    The pooling is a ``mean`` as in the official Agent/FLatten classifiers, which fvcore does not count.
+    """
+
+    def __init__(self, backbone: nn.Module, channels: int, num_classes: int = 1000) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(channels, num_classes)
+
+    @staticmethod
+    def last_map(outputs: Union[torch.Tensor, Sequence[torch.Tensor]]) -> torch.Tensor:
+        return outputs if isinstance(outputs, torch.Tensor) else outputs[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.last_map(self.backbone(x)).mean(dim=(2, 3)))
+
+
+# ------------------------------------------------------------------------------------------------ results
+@dataclass
+class Complexity:
+    """One count. ``flops`` in MACs; ``by_module`` maps module names (relative to the counted root, '' = root)
+    to MACs; ``skipped`` maps operators fvcore had no handle for to how often they ran."""
+    flops: int
+    params: int
+    shape: HW
+    input_shape: HW
+    mode: str
+    task: str
+    config: str = ''
+    by_module: Dict[str, int] = field(default_factory=dict)
+    module_params: Dict[str, int] = field(default_factory=dict)
+    uncalled: List[str] = field(default_factory=list)
+    by_operator: Dict[str, int] = field(default_factory=dict)
+    skipped: Dict[str, int] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
+    seconds: float = 0.
+
+    @property
+    def flops_g(self) -> float:
+        return self.flops / 1e9
+
+    @property
+    def params_m(self) -> float:
+        return self.params / 1e6
+
+    def modules_to_depth(self, depth: int) -> List[str]:
+        """Module names down to ``depth`` dots-levels, in registration order, '' (the root) first."""
+        return [n for n in self.module_params if n == '' or n.count('.') < depth]
+
+    def to_dict(self, depth: int = 3) -> Dict[str, Any]:
+        return {
+            'config': self.config,
+            'task': self.task,
+            'mode': self.mode,
+            'flops_g': self.flops_g,
+            'params_m': self.params_m,
+            'shape': list(self.shape),
+            'input_shape': list(self.input_shape),
+            'by_module_g': {n: self.by_module.get(n, 0) / 1e9 for n in self.modules_to_depth(depth)},
+            'params_by_module_m': {n: self.module_params[n] / 1e6 for n in self.modules_to_depth(depth)},
+            'by_operator_g': {op: v / 1e9 for op, v in sorted(self.by_operator.items(), key=lambda kv: -kv[1])},
+            'skipped_ops': {op: {'calls': n, 'note': skipped_op_note(op)} for op, n in self.skipped.items()},
+            'notes': self.notes,
+            'seconds': round(self.seconds, 2),
+            'convention': 'fvcore FlopCountAnalysis + mmagent handles, 1 multiply-accumulate = 1 FLOP',
+        }
+
+    def save_json(self, path: str, depth: int = 3) -> None:
+        with open(path, 'w') as f:
+            json.dump(self.to_dict(depth), f, indent=2)
+
+    def format(self, depth: int = 3) -> str:
+        """Summary, per-module table down to ``depth``, per-operator totals and the skipped operators."""
+        total = max(self.flops, 1)
+        h, w = self.shape
+        lines = [f'config: {self.config}'] if self.config else []
+        lines.append(f'mode: {self.mode} ({self.task}); input {h}x{w}'
+                     + (f', padded to {self.input_shape[0]}x{self.input_shape[1]}'
+                        if tuple(self.input_shape) != tuple(self.shape) else ''))
+        lines += [f'note: {n}' for n in self.notes]
+        lines += [f'FLOPs: {self.flops_g:.2f} G (multiply-accumulates)', f'params: {self.params_m:.2f} M', '']
+        names = self.modules_to_depth(depth)
+        width = max(len('  ' * n.count('.') + n) for n in names if n) if len(names) > 1 else 10
+        width = max(width, len('module'))
+        lines.append(f'{"module":<{width}}  {"params (M)":>10}  {"GFLOPs":>10}  {"%":>6}')
+        uncalled = set(self.uncalled)
+        for name in names:
+            label = '(total)' if name == '' else '  ' * name.count('.') + name
+            flops = self.by_module.get(name, 0)
+            if name and not flops and not self.module_params[name]:
+                continue
+            gflops = 'not run' if name in uncalled else f'{flops / 1e9:.3f}'
+            pct = '' if name in uncalled else f'{100 * flops / total:.1f}'
+            lines.append(f'{label:<{width}}  {self.module_params[name] / 1e6:>10.3f}  {gflops:>10}  {pct:>6}')
+        lines += ['', 'by operator:']
+        for op, value in sorted(self.by_operator.items(), key=lambda kv: -kv[1]):
+            lines.append(f'  {op:<28} {value / 1e9:>10.3f} G')
+        lines += ['', 'skipped by fvcore (no FLOPs added):']
+        for op, calls in sorted(self.skipped.items(), key=lambda kv: -kv[1]):
+            lines.append(f'  {op:<34} x{calls:<4} {skipped_op_note(op)}')
+        return '\n'.join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ counting
+def count_flops(module: nn.Module, inputs: Tuple[Any, ...]) -> FlopCountAnalysis:
+    """fvcore's analysis of ``module(*inputs)`` with mmagent's extra handles, run under ``no_grad``."""
+    analysis = FlopCountAnalysis(module, inputs).set_op_handle(**EXTRA_HANDLES)
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    with torch.no_grad():
+        analysis.total()  # traces now, without autograd buffers
+    return analysis
+
+
+def _result(analysis: FlopCountAnalysis, root: nn.Module, shape: HW, input_shape: HW, mode: str, task: str,
+            seconds: float, config: str, notes: List[str]) -> Complexity:
+    module_params = {name: sum(p.numel() for p in m.parameters()) for name, m in root.named_modules()}
+    return Complexity(
+        flops=int(analysis.total()), params=module_params[''], shape=tuple(shape), input_shape=tuple(input_shape),
+        mode=mode, task=task, config=config, by_module=dict(analysis.by_module()), module_params=module_params,
+        uncalled=sorted(analysis.uncalled_modules()), by_operator=dict(analysis.by_operator()),
+        skipped=dict(analysis.unsupported_ops()), notes=notes, seconds=seconds)
+
+
+def _dummy_batch(model: nn.Module, task: str, shape: HW) -> Tuple[torch.Tensor, list]:
+    """One random image of ``shape`` through the model's own data preprocessor in test mode (normalisation
+    and, where configured, padding to the size divisor)."""
+    height, width = shape
+    meta = dict(img_shape=(height, width), ori_shape=(height, width), pad_shape=(height, width),
+                scale_factor=(1., 1.))
+    if task == 'mmdet':
+        from mmdet.structures import DetDataSample as Sample
+    else:
+        from mmseg.structures import SegDataSample as Sample
+    image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    data = model.data_preprocessor(dict(inputs=[image], data_samples=[Sample(metainfo=meta)]), training=False)
+    return data['inputs'], data['data_samples']
+
+
+def fixed_proposals(num: int, height: int, width: int) -> torch.Tensor:
+    """``num`` deterministic boxes (x1, y1, x2, y2) inside the image. Their values only steer RoIAlign's
+    sampling, which is not counted, so any boxes give the same count."""
+    gen = torch.Generator().manual_seed(0)
+    size = torch.rand(num, 2, generator=gen) * torch.tensor([width / 2., height / 2.]) + 16
+    top_left = torch.rand(num, 2, generator=gen) * (torch.tensor([float(width), float(height)]) - size).clamp(min=1)
+    return torch.cat([top_left, top_left + size], dim=1)
+
+
+def _num_proposals(cfg: Config) -> int:
+    """RPN proposals kept per image at test time (``test_cfg.rpn.max_per_img``, 1000 in Mask R-CNN)."""
+    rpn_test = (cfg.model.get('test_cfg') or {}).get('rpn') or {}
+    return int(rpn_test.get('max_per_img', 1000))
+
+
+def _task_forward(model: nn.Module, task: str, data_samples: list, inputs: torch.Tensor,
+                  num_proposals: int) -> Tuple[Callable[..., Any], Tuple[Any, ...], str]:
+    """(forward, its inputs, description) of the counted computation of a whole model."""
+    if task == 'mmdet':
+        from mmdet.models.detectors import TwoStageDetector
+        from mmengine.structures import InstanceData
+        if isinstance(model, TwoStageDetector) and model.with_rpn:
+
+            def forward(batch: torch.Tensor, proposals: torch.Tensor) -> tuple:
+                feats = model.extract_feat(batch)
+                rpn_outs = model.rpn_head(feats)
+                return rpn_outs, model.roi_head(feats, [InstanceData(bboxes=proposals)], data_samples)
+
+            proposals = fixed_proposals(num_proposals, *inputs.shape[-2:])
+            mask = ', the mask head on the first 100' if getattr(model.roi_head, 'with_mask', False) else ''
+            return forward, (inputs, proposals), (f'two-stage detector: RPN head convolutions + RoI heads on '
+                                                  f'{num_proposals} proposals{mask} (NMS not counted)')
+    return ((lambda batch: model._forward(batch, data_samples)), (inputs, ),
+            f'{type(model).__name__}._forward: network forward without post-processing')
+
+
+@contextmanager
+def _forward_replaced(model: nn.Module, forward: Callable[..., Any]) -> Iterator[None]:
+    """Trace ``forward`` with ``model`` as the root module, so module names stay 'backbone', 'neck', ..."""
+    model.forward = forward
+    try:
+        yield
+    finally:
+        del model.forward
+
+
+def _scoped_forward(forward: Callable[..., Any], scope: str) -> Callable[..., Any]:
+    def scoped(*args: Any, **kwargs: Any) -> Any:
+        state = torch._C._get_tracing_state()
+        if state:
+            state.push_scope(scope)
+        try:
+            return forward(*args, **kwargs)
+        finally:
+            if state:
+                state.pop_scope()
+
+    return scoped
+
+
+@contextmanager
+def _heads_scoped(model: nn.Module) -> Iterator[None]:
+    """OpenMMLab models call some heads' ``forward`` directly (``decode_head.forward(x)``), which skips the module
+    hooks fvcore uses to attribute operators to modules: the totals stay right, but the head's own functional
+    ops (e.g. UPerHead's resizes) would land on the root. Route those calls through the head's scope."""
+    patched = []
+    for name, child in model.named_children():
+        members = (child.named_children() if isinstance(child, (nn.ModuleList, nn.ModuleDict)) else [('', child)])
+        for sub, module in members:
+            patched.append((module, module.__dict__.get('forward')))
+            module.forward = _scoped_forward(module.forward, f'{name}.{sub}' if sub else name)
+    try:
+        yield
+    finally:
+        for module, previous in patched:
+            del module.forward
+            if previous is not None:
+                module.forward = previous
+
+
+def _count_whole(model: nn.Module, cfg: Config, task: str, inputs: torch.Tensor, data_samples: list,
+                 num_proposals: Optional[int]) -> Tuple[FlopCountAnalysis, str]:
+    proposals = num_proposals if num_proposals is not None else _num_proposals(cfg)
+    forward, args, what = _task_forward(model, task, data_samples, inputs, proposals)
+    with _forward_replaced(model, forward), _heads_scoped(model):
+        return count_flops(model, args), what
+
+
+def measure(cfg: Union[Config, str],
+            shape: Optional[Sequence[int]] = None,
+            mode: str = 'model',
+            num_proposals: Optional[int] = None,
+            num_classes: int = 1000) -> Complexity:
+    """Count one config. ``mode``: 'model' (whole detector/segmentor), 'backbone' or 'classification'."""
+    if mode not in ('model', 'backbone', 'classification'):
+        raise ValueError(f"mode must be 'model', 'backbone' or 'classification', got {mode!r}")
+    config_name = cfg if isinstance(cfg, str) else cfg.filename or ''
+    cfg = load_config(cfg) if isinstance(cfg, str) else cfg
+    task = task_of(cfg)
+    shape = tuple(shape) if shape is not None else default_shape(cfg, mode)
+    notes: List[str] = []
+    start = time.perf_counter()
+    if mode == 'classification':
+        backbone = build_backbone(cfg, last_stage_only=True)
+        changed = use_pretraining_agent_grids(backbone)
+        if changed:
+            notes.append(f'{changed} agent-attention op(s) set to their pretraining agent grid')
+        inputs = torch.randn(1, 3, *shape, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            channels = ClassificationForm.last_map(backbone(inputs)).shape[1]
+        root = _eval(ClassificationForm(backbone, channels, num_classes))
+        notes.append(f'classification form: last stage, global average pool, Linear({channels}, {num_classes})')
+        analysis = count_flops(root, (inputs, ))
+    else:
+        model = build_model(cfg)
+        inputs, data_samples = _dummy_batch(model, task, shape)
+        if mode == 'backbone':
+            root = model.backbone
+            analysis = count_flops(root, (inputs, ))
+        else:
+            root = model
+            analysis, what = _count_whole(model, cfg, task, inputs, data_samples, num_proposals)
+            notes.append(what)
+    return _result(analysis, root, shape, tuple(inputs.shape[-2:]), mode, task, time.perf_counter() - start,
+                   config_name, notes)
+
+
+class _FeatureStub(nn.Module):
+    """Stands in for a backbone: returns zero features of recorded shapes, at no FLOPs."""
+
+    def __init__(self, shapes: Sequence[torch.Size]) -> None:
+        super().__init__()
+        self.shapes = [tuple(s) for s in shapes]
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        return tuple(x.new_zeros(s) for s in self.shapes)
+
+
+def heads_signature(cfg: Config, input_shape: HW, feature_shapes: Sequence[Tuple[int, ...]],
+                    num_proposals: Optional[int]) -> str:
+    """Everything a heads-only count depends on: the model config without backbone, preprocessing and
+    training settings, the input size, the backbone's output shapes and the proposal count."""
+
+    def strip(node: Any) -> Any:  # '_scope_' records where a config came from, not what it builds
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k != '_scope_'}
+        return [strip(v) for v in node] if isinstance(node, (list, tuple)) else node
+
+    model_cfg = {k: strip(v) for k, v in cfg.model.to_dict().items()
+                 if k not in ('backbone', 'data_preprocessor', 'train_cfg', 'init_cfg', '_scope_')}
+    return json.dumps([task_of(cfg), model_cfg, list(input_shape), [list(s) for s in feature_shapes],
+                       num_proposals if num_proposals is not None else _num_proposals(cfg)],
+                      sort_keys=True, default=repr)
+
+
+def measure_parts(cfg: Union[Config, str],
+                  shape: Optional[Sequence[int]] = None,
+                  num_proposals: Optional[int] = None,
+                  heads_cache: Optional[Dict[str, Complexity]] = None) -> Tuple[Complexity, Complexity]:
+    """The whole-model count in two exact parts: (backbone, everything else). The second part counts the
+    whole model with the backbone replaced by a stub returning features of the backbone's output shapes.
+
+    ``heads_cache`` (signature -> count) reuses the heads count of configs whose non-backbone parts, input
+    size and feature shapes are identical. ``backbone.flops + heads.flops`` equals ``measure(cfg).flops``
+    (tests/test_flops.py checks it).
+    """
+    config_name = cfg if isinstance(cfg, str) else cfg.filename or ''
+    cfg = load_config(cfg) if isinstance(cfg, str) else cfg
+    task = task_of(cfg)
+    shape = tuple(shape) if shape is not None else default_shape(cfg)
+    start = time.perf_counter()
+    model = build_model(cfg)
+    inputs, data_samples = _dummy_batch(model, task, shape)
+    input_shape = tuple(inputs.shape[-2:])
+
+    shapes: List[torch.Size] = []
+    hook = model.backbone.register_forward_hook(
+        lambda _m, _i, out: shapes.extend(t.shape for t in ([out] if isinstance(out, torch.Tensor) else out)))
+    try:
+        backbone_analysis = count_flops(model.backbone, (inputs, ))
+    finally:
+        hook.remove()
+    backbone = _result(backbone_analysis, model.backbone, shape, input_shape, 'backbone', task,
+                       time.perf_counter() - start, config_name, [])
+
+    key = heads_signature(cfg, input_shape, shapes, num_proposals)
+    if heads_cache is not None and key in heads_cache:
+        return backbone, heads_cache[key]
+    start = time.perf_counter()
+    real_backbone = model.backbone
+    model.backbone = _FeatureStub(shapes)
+    try:
+        analysis, what = _count_whole(model, cfg, task, inputs, data_samples, num_proposals)
+        heads = _result(analysis, model, shape, input_shape, 'heads', task, time.perf_counter() - start,
+                        config_name, [what, 'backbone replaced by its output shapes'])
+    finally:
+        model.backbone = real_backbone
+    heads.params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith('backbone.'))
+    if heads_cache is not None:
+        heads_cache[key] = heads
+    return backbone, heads
+

@@ -1,0 +1,329 @@
+"""LaViT attention ops as interpreted by mmagent (spec: lavit.md Part C, **not** the published method).
+
+* :class:`LaViTVanillaAttention` (VA layer, C.4): queries from every token, keys/values from the feature map
+  adaptive-average-pooled to a fixed P×P grid (C.3); hands its pre-softmax logits on.
+* :class:`LaViTLessAttention` (LA layer, C.5): no Q/K projection. It transforms the carried logits with Θ
+  (a linear map over the key axis) and Ψ (a depthwise conv over the query grid, resolution-free in place of
+  the paper's dense N×N map), both identity-initialised, and attends to values from the pooled tokens.
+* :class:`ResidualAttentionDownsample` (RAD, C.6): carries the last logits of stage m−1 onto stage m's grid
+  and head count; the result is added to the logits of stage m's first VA layer.
+
+Every attention matrix has the shape (B, heads, N, n): N = H·W query tokens of the stage, n = P² key slots.
+Key slots are the cells of a P×P grid over the whole image at every stage, so they are aligned across
+stages and the key axis never needs resampling.
+"""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ...registry import register_model
+from .agent_attention import merge_heads, split_heads
+from .common import resize_grid
+
+__all__ = [
+    'pool_tokens', 'logits_to_query_grid', 'query_grid_to_logits', 'KeyAxisLinear', 'LaViTVanillaAttention',
+    'LaViTLessAttention', 'ResidualAttentionDownsample'
+]
+
+AttentionOutput = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def pool_tokens(x: torch.Tensor, hw_shape: Tuple[int, int], pool_size: int) -> torch.Tensor:
+    """Adaptive-average-pool a token map to a fixed grid: (B, H·W, C) -> (B, P², C), cells row-major.
+
+    Grids smaller than P are upsampled by the same adaptive windows (each cell averages >= 1 token).
+    """
+    b, n, c = x.shape
+    h, w = hw_shape
+    if n != h * w:
+        raise ValueError(f'pool_tokens: {n} tokens do not form the grid {h}x{w}')
+    grid = x.transpose(1, 2).reshape(b, c, h, w)
+    return F.adaptive_avg_pool2d(grid, pool_size).flatten(2).transpose(1, 2)
+
+
+def logits_to_query_grid(logits: torch.Tensor, hw_shape: Tuple[int, int], per_key_channels: bool) -> torch.Tensor:
+    """Lay the query axis of (B, h, N, n) logits out as an image.
+
+    ``per_key_channels=False``: (B·n, h, H, W), one image per key slot with the heads as channels (Ψ with
+    groups = h shares a kernel across key slots). ``True``: (B, h·n, H, W), channel = head·n + key.
+    """
+    b, heads, n_q, n_k = logits.shape
+    h, w = hw_shape
+    if n_q != h * w:
+        raise ValueError(f'attention logits have {n_q} queries, which do not form the grid {h}x{w}')
+    if per_key_channels:
+        return logits.permute(0, 1, 3, 2).reshape(b, heads * n_k, h, w)
+    return logits.permute(0, 3, 1, 2).reshape(b * n_k, heads, h, w)
+
+
+def query_grid_to_logits(grid: torch.Tensor, batch: int, heads: int, num_keys: int,
+                         per_key_channels: bool) -> torch.Tensor:
+    """Inverse of :func:`logits_to_query_grid` (for any grid size): -> (B, h, H·W, n)."""
+    n_q = grid.shape[-2] * grid.shape[-1]
+    if per_key_channels:
+        return grid.reshape(batch, heads, num_keys, n_q).permute(0, 1, 3, 2)
+    return grid.reshape(batch, num_keys, heads, n_q).permute(0, 2, 3, 1)
+
+
+class KeyAxisLinear(nn.Module):
+    """Θ: an affine map over the key axis of (B, h, N, n) logits, shared by all heads or one per head.
+
+    Parameters ``weight`` ((n, n) or (h, n, n)) and ``bias`` ((n,) or (h, n)). Kept apart from ``nn.Linear``
+    so that the backbones' generic truncated-normal Linear init never touches it.
+    """
+
+    def __init__(self, num_keys: int, num_heads: int, per_head: bool, init: str = 'identity') -> None:
+        super().__init__()
+        if init not in ('identity', 'trunc_normal'):
+            raise ValueError(f"theta_init must be 'identity' or 'trunc_normal', got {init!r}")
+        self.num_keys = num_keys
+        self.per_head = per_head
+        self.init = init
+        lead = (num_heads, ) if per_head else ()
+        self.weight = nn.Parameter(torch.empty(*lead, num_keys, num_keys))
+        self.bias = nn.Parameter(torch.empty(*lead, num_keys))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            if self.init == 'identity':
+                self.weight.copy_(torch.eye(self.num_keys).expand_as(self.weight))
+            else:
+                nn.init.trunc_normal_(self.weight, std=.02)
+            self.bias.zero_()
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        if not self.per_head:
+            return F.linear(logits, self.weight, self.bias)
+        return torch.einsum('bhqk,hjk->bhqj', logits, self.weight) + self.bias[None, :, None, :]
+
+    def extra_repr(self) -> str:
+        return f'num_keys={self.num_keys}, per_head={self.per_head}, init={self.init!r}'
+
+
+class _PooledAttentionBase(nn.Module):
+    """Shared by VA and LA: pooled tokens (+ ``kv_norm``), heads, softmax, dropout, output projection."""
+
+    def __init__(self, embed_dims: int, num_heads: int, pool_size: int, kv_norm: bool, attn_drop: float,
+                 proj_drop: float) -> None:
+        super().__init__()
+        if embed_dims % num_heads:
+            raise ValueError(f'embed_dims {embed_dims} is not divisible by num_heads {num_heads}')
+        if pool_size < 1:
+            raise ValueError(f'pool_size must be >= 1, got {pool_size}')
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.pool_size = pool_size
+        self.num_keys = pool_size * pool_size
+        self.kv_norm = nn.LayerNorm(embed_dims) if kv_norm else nn.Identity()
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def pooled(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        return self.kv_norm(pool_tokens(x, hw_shape, self.pool_size))
+
+    def attend(self, logits: torch.Tensor, v: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        probs = logits.softmax(dim=-1)
+        out = merge_heads(self.attn_drop(probs) @ v)
+        return self.proj_drop(self.proj(out)), probs
+
+
+@register_model
+class LaViTVanillaAttention(_PooledAttentionBase):
+    """VA layer attention (spec C.4): Q from all tokens, [K | V] from the P×P pooled tokens.
+
+    Args:
+        embed_dims: channels C.
+        num_heads: heads h (head dim d = C / h).
+        pool_size: side P of the pooled key grid; n = P² key slots.
+        kv_norm: LayerNorm on the pooled tokens (``LN_kv``).
+        qkv_bias: biases of ``q`` and ``kv``.
+        attn_drop, proj_drop: dropout rates.
+
+    ``forward(x, hw_shape, residual=None)``: x (B, N, C) with N = H·W (already LayerNorm-ed by the block);
+    ``residual`` optional (B, h, N, n) logits added before the softmax (RAD). Returns
+    ``(out (B, N, C), logits (B, h, N, n) pre-softmax, probs (B, h, N, n) = softmax(logits))``.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 pool_size: int = 7,
+                 kv_norm: bool = True,
+                 qkv_bias: bool = True,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.) -> None:
+        super().__init__(embed_dims, num_heads, pool_size, kv_norm, attn_drop, proj_drop)
+        self.scale = (embed_dims // num_heads)**-0.5
+        self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+        self.kv = nn.Linear(embed_dims, 2 * embed_dims, bias=qkv_bias)
+
+    def forward(self,
+                x: torch.Tensor,
+                hw_shape: Tuple[int, int],
+                residual: Optional[torch.Tensor] = None) -> AttentionOutput:
+        b, n_q, c = x.shape
+        q = split_heads(self.q(x), self.num_heads)
+        kv = self.kv(self.pooled(x, hw_shape)).reshape(b, self.num_keys, 2, c)
+        k, v = (split_heads(kv[:, :, i], self.num_heads) for i in range(2))
+        logits = (q * self.scale) @ k.transpose(-2, -1)
+        if residual is not None:
+            if residual.shape != logits.shape:
+                raise ValueError(f'residual attention of shape {tuple(residual.shape)} does not match the '
+                                 f'logits {tuple(logits.shape)}')
+            logits = logits + residual
+        out, probs = self.attend(logits, v)
+        return out, logits, probs
+
+
+@register_model
+class LaViTLessAttention(_PooledAttentionBase):
+    """LA layer attention (spec C.5): reuses the carried logits instead of computing Q·Kᵀ.
+
+    A = Ψ(Θ(L_prev)): Θ mixes the key axis (Linear n→n), Ψ is a depthwise k×k conv over the query grid
+    (one kernel per head, shared by key slots; or per (head, key slot)). Both start as the identity, so a
+    fresh layer attends exactly as the layer before it. Values come from ``v`` on the pooled tokens.
+
+    Args:
+        embed_dims, num_heads, pool_size, kv_norm, attn_drop, proj_drop: as in :class:`LaViTVanillaAttention`.
+        v_bias: bias of ``v``.
+        theta: ``'shared'`` (weight (n, n)), ``'per_head'`` ((h, n, n)) or ``'none'``.
+        theta_init: ``'identity'`` or ``'trunc_normal'`` (std 0.02, bias 0).
+        psi: ``'dwconv'`` or ``'none'``.
+        psi_kernel: odd kernel size k of Ψ.
+        psi_groups: ``'head'`` (weight (h, 1, k, k)) or ``'head_key'`` ((h·n, 1, k, k)).
+
+    ``forward(x, hw_shape, prev_logits)``: x (B, N, C), prev_logits (B, h, N, n). Returns
+    ``(out (B, N, C), logits A (B, h, N, n) pre-softmax, probs softmax(A))``.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 pool_size: int = 7,
+                 kv_norm: bool = True,
+                 v_bias: bool = True,
+                 theta: str = 'shared',
+                 theta_init: str = 'identity',
+                 psi: str = 'dwconv',
+                 psi_kernel: int = 3,
+                 psi_groups: str = 'head',
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.) -> None:
+        super().__init__(embed_dims, num_heads, pool_size, kv_norm, attn_drop, proj_drop)
+        if theta not in ('shared', 'per_head', 'none'):
+            raise ValueError(f"theta must be 'shared', 'per_head' or 'none', got {theta!r}")
+        if psi not in ('dwconv', 'none'):
+            raise ValueError(f"psi must be 'dwconv' or 'none', got {psi!r}")
+        if psi_groups not in ('head', 'head_key'):
+            raise ValueError(f"psi_groups must be 'head' or 'head_key', got {psi_groups!r}")
+        if psi_kernel < 1 or psi_kernel % 2 == 0:
+            raise ValueError(f'psi_kernel must be a positive odd int (same-size conv), got {psi_kernel}')
+        self.v = nn.Linear(embed_dims, embed_dims, bias=v_bias)
+        self.theta = None if theta == 'none' else KeyAxisLinear(self.num_keys, num_heads, theta == 'per_head',
+                                                                theta_init)
+        self.psi_per_key = psi_groups == 'head_key'
+        self.psi = None
+        if psi == 'dwconv':
+            channels = num_heads * self.num_keys if self.psi_per_key else num_heads
+            self.psi = nn.Conv2d(channels, channels, psi_kernel, padding=psi_kernel // 2, groups=channels)
+        self.reset_reuse_parameters()
+
+    def reset_reuse_parameters(self) -> None:
+        """Θ to its configured init, Ψ to the identity (centre tap 1, other taps and bias 0)."""
+        if self.theta is not None:
+            self.theta.reset_parameters()
+        if self.psi is not None:
+            with torch.no_grad():
+                self.psi.weight.zero_()
+                k = self.psi.kernel_size[0]
+                self.psi.weight[:, :, k // 2, k // 2] = 1.
+                self.psi.bias.zero_()
+
+    def transform(self, prev_logits: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """A = Ψ(Θ(prev_logits)), (B, h, N, n) -> (B, h, N, n)."""
+        logits = prev_logits if self.theta is None else self.theta(prev_logits)
+        if self.psi is not None:
+            b, heads, _, n_k = logits.shape
+            grid = self.psi(logits_to_query_grid(logits, hw_shape, self.psi_per_key))
+            logits = query_grid_to_logits(grid, b, heads, n_k, self.psi_per_key)
+        return logits
+
+    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int], prev_logits: torch.Tensor) -> AttentionOutput:
+        b, n_q, _ = x.shape
+        expected = (b, self.num_heads, n_q, self.num_keys)
+        if prev_logits is None or tuple(prev_logits.shape) != expected:
+            got = None if prev_logits is None else tuple(prev_logits.shape)
+            raise ValueError(f'LaViTLessAttention needs the previous layer\'s attention of shape (B, heads, N, '
+                             f'n) = {expected}, got {got}: an LA layer must follow a VA or LA layer of the same '
+                             f'stage (same heads and pool_size)')
+        logits = self.transform(prev_logits, hw_shape)
+        v = split_heads(self.v(self.pooled(x, hw_shape)), self.num_heads)
+        out, probs = self.attend(logits, v)
+        return out, logits, probs
+
+
+@register_model
+class ResidualAttentionDownsample(nn.Module):
+    """RAD (spec C.6): stage m−1's last attention -> a residual for stage m's first VA logits.
+
+    (B, h_prev, N_prev, n) is laid out as (B·n, h_prev, H_prev, W_prev), passed through a strided depthwise
+    conv mirroring the patch embedding (init: average pooling), resized bilinearly if the grid still differs
+    from stage m's, then its heads are mixed to h (a Linear h_prev→h initialised to replication, or fixed
+    replication), optionally scaled by a learnable per-head gate.
+
+    Args:
+        prev_heads: heads of stage m−1.
+        heads: heads of stage m.
+        kernel_size, stride, padding: geometry of the depthwise conv (3/2/1 for the overlapping patch
+            embedding, 2/2/0 for the non-overlapping one).
+        head_mix: ``'linear'`` or ``'repeat'``.
+        gate: None (plain addition) or the initial value of a per-head gate.
+
+    ``forward(prev_logits, prev_hw, hw)`` -> (B, heads, H·W, n).
+    """
+
+    def __init__(self,
+                 prev_heads: int,
+                 heads: int,
+                 kernel_size: int = 3,
+                 stride: int = 2,
+                 padding: int = 1,
+                 head_mix: str = 'linear',
+                 gate: Optional[float] = None) -> None:
+        super().__init__()
+        if head_mix not in ('linear', 'repeat'):
+            raise ValueError(f"rad_head_mix must be 'linear' or 'repeat', got {head_mix!r}")
+        self.prev_heads = prev_heads
+        self.heads = heads
+        self.dwconv = nn.Conv2d(prev_heads, prev_heads, kernel_size, stride, padding, groups=prev_heads)
+        self.head_mix = nn.Linear(prev_heads, heads) if head_mix == 'linear' else None
+        self.register_buffer('source_head', torch.arange(heads) * prev_heads // heads, persistent=False)
+        self.gate = None if gate is None else nn.Parameter(torch.full((heads, ), float(gate)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Conv = average pooling; head mix = replication (new head j copies old head ⌊j·h_prev/h⌋)."""
+        with torch.no_grad():
+            self.dwconv.weight.fill_(1. / self.dwconv.weight[0].numel())
+            self.dwconv.bias.zero_()
+            if self.head_mix is not None:
+                self.head_mix.weight.zero_()
+                self.head_mix.weight[torch.arange(self.heads), self.source_head] = 1.
+                self.head_mix.bias.zero_()
+
+    def forward(self, prev_logits: torch.Tensor, prev_hw: Tuple[int, int], hw_shape: Tuple[int, int]) -> torch.Tensor:
+        b, prev_heads, _, n_k = prev_logits.shape
+        if prev_heads != self.prev_heads:
+            raise ValueError(f'RAD expects {self.prev_heads} heads from the previous stage, got {prev_heads}')
+        grid = resize_grid(self.dwconv(logits_to_query_grid(prev_logits, prev_hw, False)), tuple(hw_shape))
+        # (B·n, h_prev, H, W) -> (B, n, H·W, h_prev): heads last for the head-mixing Linear.
+        grid = grid.reshape(b, n_k, prev_heads, -1).transpose(2, 3)
+        grid = self.head_mix(grid) if self.head_mix is not None else grid[..., self.source_head]
+        residual = grid.permute(0, 3, 2, 1)  # (B, heads, H·W, n)
+        if self.gate is not None:
+            residual = residual * self.gate[None, :, None, None]
+        return residual

@@ -1,0 +1,280 @@
+"""Reliability: atomic checkpoints and resume after SIGKILL, multi-process training (gloo on the CPU), mixed
+precision for every family, and clear errors for bad datasets and images."""
+import hashlib
+import json
+import math
+import os
+import os.path as osp
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.model import BaseModel
+
+from mmagent.engine import (DatasetConfigError, MMAgentRunner, check_datasets, find_resumable_checkpoint,
+                            weights_digest)
+from mmagent.utils.checkpoint import load_checkpoint_file
+
+from .conftest import REPO_ROOT
+from .test_tools import DET_CONFIG, SEG_CONFIG, det_options, run_tool, seg_options, trained_iterations
+
+
+def sha256(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+# ------------------------------------------------------------------------------------ atomic checkpoints
+class _ToyDataset(torch.utils.data.Dataset):
+    metainfo = dict(classes=('a', ))
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        return dict(inputs=torch.full((2, ), float(index)))
+
+
+class _ToyModel(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        out = self.linear(inputs)
+        return dict(loss=out.pow(2).mean()) if mode == 'loss' else out
+
+
+def _toy_runner(work_dir):
+    return MMAgentRunner(
+        model=_ToyModel(), work_dir=work_dir,
+        train_dataloader=dict(dataset=_ToyDataset(), sampler=dict(type='DefaultSampler', shuffle=False),
+                              batch_size=2, collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)), train_cfg=dict(by_epoch=False, max_iters=2))
+
+
+def test_a_crash_during_save_leaves_no_truncated_checkpoint(tmp_path, monkeypatch):
+    work = str(tmp_path)
+    runner = _toy_runner(work)
+    runner.save_checkpoint(work, 'iter_1.pth', save_optimizer=False, save_param_scheduler=False)
+    assert load_checkpoint_file(osp.join(work, 'iter_1.pth'))['state_dict']['linear.weight'].shape == (1, 2)
+    good = sha256(osp.join(work, 'iter_1.pth'))
+
+    import mmengine.runner.runner as mmengine_runner
+
+    def dies_half_way(checkpoint, filename, **kwargs):
+        with open(filename, 'wb') as f:
+            f.write(b'PK\x03\x04 half a checkpoint')
+        raise KeyboardInterrupt('killed while saving')
+
+    monkeypatch.setattr(mmengine_runner, 'save_checkpoint', dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        runner.save_checkpoint(work, 'iter_2.pth', save_optimizer=False, save_param_scheduler=False)
+    assert not osp.exists(osp.join(work, 'iter_2.pth'))  # nothing under the checkpoint's name
+    assert sha256(osp.join(work, 'iter_1.pth')) == good
+    # even if last_checkpoint names the file that was being written, --resume takes the newest good one
+    with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(work, 'iter_2.pth'))
+    assert find_resumable_checkpoint(work) == osp.join(work, 'iter_1.pth')
+
+
+def test_resume_skips_empty_pointer_and_corrupt_files(tmp_path):
+    work = str(tmp_path)
+    torch.save(dict(state_dict=dict(w=torch.zeros(1))), osp.join(work, 'iter_2.pth'))
+    time.sleep(0.01)
+    with open(osp.join(work, 'iter_4.pth'), 'wb') as f:  # written by something non-atomic, then killed
+        f.write(b'PK\x03\x04 truncated')
+    open(osp.join(work, 'last_checkpoint'), 'w').close()  # emptied by a kill while it was rewritten
+    assert find_resumable_checkpoint(work) == osp.join(work, 'iter_2.pth')
+    assert find_resumable_checkpoint(str(tmp_path / 'nothing_here')) is None
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_continues_where_it_stopped(tmp_path, demo_data):
+    work = str(tmp_path / 'work')
+    options = det_options(demo_data, 8) + ['default_hooks.checkpoint.max_keep_ckpts=-1']
+    cmd = [sys.executable, 'tools/train.py', DET_CONFIG, '--work-dir', work, '--cfg-options', *options]
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while not osp.exists(osp.join(work, 'iter_2.pth')) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = sorted(f for f in os.listdir(work) if f.endswith('.pth') and not f.startswith('.'))
+    assert saved and 'iter_8.pth' not in saved, saved
+    hashes = {f: sha256(osp.join(work, f)) for f in saved}
+    for name in saved:  # every checkpoint written before the kill is complete
+        load_checkpoint_file(osp.join(work, name))
+    last_saved = max(int(re.findall(r'\d+', f)[0]) for f in saved)
+
+    log = run_tool('tools/train.py', DET_CONFIG, '--work-dir', work, '--resume', '--cfg-options', *options)
+    assert f'resuming from {osp.join(work, f"iter_{last_saved}.pth")}' in log
+    assert trained_iterations(log) == list(range(last_saved + 1, 9))  # continues, ends at the configured 8
+    assert osp.exists(osp.join(work, 'iter_8.pth'))
+    assert all(sha256(osp.join(work, f)) == h for f, h in hashes.items())
+
+
+# ------------------------------------------------------------------------------------ several processes
+@pytest.mark.slow
+@pytest.mark.parametrize('config, options', [(DET_CONFIG, det_options), (SEG_CONFIG, seg_options)])
+def test_two_process_gloo_training(tmp_path, demo_data, config, options):
+    work = str(tmp_path / 'work')
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(29500 + os.getpid() % 1000), OMP_NUM_THREADS='1')
+    result = subprocess.run(['bash', 'tools/dist_train.sh', config, '2', '--work-dir', work, '--cfg-options',
+                             *options(demo_data, 4)], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                            timeout=900)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-4000:]
+    assert 'gloo process group initialised by mmagent' in log
+    # RankConsistencyHook gathered a digest of the weights from both ranks: they agree
+    assert 'weights identical across 2 ranks at the end of training' in log
+    checkpoint = osp.join(work, 'iter_4.pth')
+    assert osp.exists(checkpoint)
+    # the checkpoint loads in a single-process test run
+    run_tool('tools/test.py', config, checkpoint, '--work-dir', str(tmp_path / 'test'), '--cfg-options',
+             *options(demo_data, 4))
+
+
+def test_weights_digest_detects_any_difference():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    digest, with_buffers = weights_digest(model), weights_digest(model, include_buffers=True)
+    assert digest == weights_digest(model)
+    model(torch.randn(4, 3))  # updates the BatchNorm running statistics only
+    assert weights_digest(model) == digest and weights_digest(model, include_buffers=True) != with_buffers
+    with torch.no_grad():
+        model[0].weight[0, 0] += 1e-6
+    assert weights_digest(model) != digest
+
+
+# ------------------------------------------------------------------------------------ mixed precision
+def test_cpu_autocast_wrapper_runs_backbone_in_bf16_and_heads_in_fp32():
+    from mmagent.engine import CPUAutocastOptimWrapper
+
+    class Detector(torch.nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.backbone = torch.nn.Sequential(torch.nn.Linear(4, 4))
+            self.head = torch.nn.Linear(4, 1)
+
+        def forward(self, x):
+            features = self.backbone(x)
+            self.seen = (self.backbone[0].weight.dtype, features.dtype)
+            return self.head(features)
+
+    model = Detector()
+    wrapper = CPUAutocastOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    with wrapper.optim_context(model):
+        out = model(torch.randn(2, 4))
+    assert model.seen == (torch.float32, torch.float32)  # the head got float32 features back ...
+    assert out.dtype == torch.float32
+    captured = []
+    model.backbone[0].register_forward_hook(lambda m, i, o: captured.append(o.dtype))
+    with wrapper.optim_context(model):
+        model(torch.randn(2, 4))
+    assert captured == [torch.bfloat16]  # ... computed in bf16
+    assert 'forward' not in model.backbone.__dict__  # restored afterwards
+
+
+def finite_losses(log):
+    values = [float(v) for v in re.findall(r'\bloss: ([-+\w.]+)', log)]
+    return values and all(math.isfinite(v) for v in values)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('family', ['agent-pvt-t', 'flatten-pvt-t', 'lavit-t'])
+def test_amp_training_for_every_family(tmp_path, demo_data, family):
+    for config, options in ((f'configs/demo/mask-rcnn_{family}_fpn_demo.py', det_options),
+                            (f'configs/demo/upernet_{family}_demo.py', seg_options)):
+        log = run_tool('tools/train.py', config, '--amp', '--work-dir', str(tmp_path / osp.basename(config)),
+                       '--cfg-options', *options(demo_data, 2), 'train_cfg.val_interval=100')
+        assert 'mixed precision: bf16' in log
+        assert trained_iterations(log) == [1, 2]
+        assert finite_losses(log), log[-2000:]
+
+
+# ------------------------------------------------------------------------------------ bad datasets
+def _coco_cfg(root, ann):
+    from mmengine.config import Config
+    return Config(dict(train_dataloader=dict(dataset=dict(type='CocoDataset', data_root=root, ann_file=ann,
+                                                          data_prefix=dict(img='train/')))))
+
+
+def test_dataset_problems_are_named(tmp_path):
+    root = str(tmp_path) + '/'
+    os.makedirs(tmp_path / 'train')
+    cv2.imwrite(str(tmp_path / 'train' / 'a.jpg'), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(DatasetConfigError, match=r"data_root '/no/such/dir' does not exist"):
+        check_datasets(_coco_cfg('/no/such/dir', 'ann.json'))
+    with pytest.raises(DatasetConfigError, match=r"ann_file '.*missing.json' does not exist"):
+        check_datasets(_coco_cfg(root, 'missing.json'))
+    cases = {
+        'empty.json': ('', 'is empty'),
+        'broken.json': ('{"images": [', 'not valid JSON'),
+        'list.json': ('[1, 2]', 'top level is a list'),
+        'partial.json': (json.dumps(dict(images=[])), "no list 'annotations', 'categories'"),
+        'noimages.json': (json.dumps(dict(images=[], annotations=[], categories=[dict(id=1, name='a')])),
+                          'lists no images'),
+        'nocats.json': (json.dumps(dict(images=[dict(id=1)], annotations=[], categories=[])), 'no categories'),
+        'badann.json': (json.dumps(dict(images=[dict(id=1)], annotations=[dict(id=1)], categories=[dict(id=1)])),
+                        'lacks image_id or bbox'),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_text(content)
+        with pytest.raises(DatasetConfigError, match=message):
+            check_datasets(_coco_cfg(root, name))
+
+
+def test_train_tool_reports_a_bad_dataset_without_a_traceback(tmp_path, demo_data):
+    empty = tmp_path / 'empty.json'
+    empty.write_text('')
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', DET_CONFIG, '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+         *det_options(demo_data, 2), f'train_dataloader.dataset.ann_file={empty}'],
+        cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"error: annotation file '{empty}' (train_dataloader.dataset.ann_file) is empty" in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+@pytest.mark.slow
+def test_grayscale_rgba_and_tiny_images_train(tmp_path, demo_data):
+    """Grayscale and RGBA files are read as 3-channel images; images under 32 px are padded to the
+    backbone's minimum by the data preprocessor (pad to a multiple of 32)."""
+    root = tmp_path / 'odd'
+    os.makedirs(root / 'train')
+    images, annotations = [], []
+    specs = [('gray.png', (48, 64), 'gray'), ('rgba.png', (40, 40), 'rgba'), ('tiny.jpg', (20, 24), 'color')]
+    for index, (name, (h, w), kind) in enumerate(specs):
+        image = np.random.RandomState(index).randint(0, 255, (h, w, 3), np.uint8)
+        if kind == 'gray':
+            image = image[..., 0]
+        elif kind == 'rgba':
+            image = np.concatenate([image, np.full((h, w, 1), 255, np.uint8)], -1)
+        cv2.imwrite(str(root / 'train' / name), image)
+        images.append(dict(id=index + 1, file_name=name, height=h, width=w))
+        annotations.append(dict(id=index + 1, image_id=index + 1, category_id=1, iscrowd=0, area=64.0,
+                                bbox=[2.0, 2.0, 10.0, 12.0], segmentation=[[2, 2, 12, 2, 12, 14, 2, 14]]))
+    categories = [dict(id=i + 1, name=n) for i, n in enumerate(('rectangle', 'ellipse', 'triangle', 'star'))]
+    (root / 'ann.json').write_text(json.dumps(dict(images=images, annotations=annotations, categories=categories)))
+    config = tmp_path / 'odd_images.py'  # the demo detector without Resize: images stay at their size
+    config.write_text(f"""_base_ = '{osp.join(REPO_ROOT, DET_CONFIG)}'
+train_dataloader = dict(batch_size=3, dataset=dict(
+    data_root='{root}/', ann_file='ann.json', data_prefix=dict(img='train/'), filter_cfg=dict(min_size=0),
+    pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+              dict(type='PackDetInputs')]))
+""")
+    options = [o for o in det_options(demo_data, 2) if not o.startswith('train_dataloader.')]
+    options += ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+                'train_cfg.val_interval=100']
+    log = run_tool('tools/train.py', str(config), '--work-dir', str(tmp_path / 'w'), '--cfg-options', *options)
+    assert trained_iterations(log) == [1, 2]
+    assert finite_losses(log), log[-2000:]
