@@ -12,6 +12,7 @@ def _randomise(module, std=0.05):
     with torch.no_grad():
         for param in module.parameters():
             param.add_(torch.randn_like(param) * std)
+    return module
 
 
 def _params(module):
@@ -39,13 +40,22 @@ def test_matches_literal_spec(hw, agent_shape, pool, pretrain, layout):
     assert (ours.double() - ref).abs().max().item() <= 1e-5
 
 
-def test_naive_mode_equals_fast_mode():
-    op = AgentAttention(48, 3, agent_num=9, agent_shape=(9, 9), pretrain_hw=56)
-    _randomise(op)
-    naive = AgentAttention(48, 3, agent_num=9, agent_shape=(9, 9), pretrain_hw=56, mode='naive')
+@pytest.mark.parametrize('layout', ['qkv', 'q_kv'])
+def test_naive_mode_equals_fast_mode_with_gradients(layout):
+    # fast: fused SDPA with broadcast (cached) biases, channels-last DWC; naive: the official computation
+    op = _randomise(AgentAttention(48, 3, agent_num=9, agent_shape=(9, 9), pretrain_hw=56, qkv_layout=layout))
+    naive = AgentAttention(48, 3, agent_num=9, agent_shape=(9, 9), pretrain_hw=56, qkv_layout=layout, mode='naive')
     naive.load_state_dict(op.state_dict())
-    x = torch.randn(3, 20 * 30, 48)
-    assert torch.allclose(op(x, (20, 30)), naive(x, (20, 30)), atol=1e-6)
+    x = torch.randn(3, 20 * 30, 48, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_()
+    out, ref = op(x, (20, 30)), naive(x2, (20, 30))
+    assert torch.allclose(out, ref, atol=1e-5)
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    ref.backward(grad)
+    assert torch.allclose(x.grad, x2.grad, atol=1e-5)
+    for (name, p1), p2 in zip(op.named_parameters(), naive.parameters()):
+        assert torch.allclose(p1.grad, p2.grad, atol=1e-4, rtol=1e-4), name
 
 
 def test_biases_broadcast_over_batch_and_cache_at_inference():

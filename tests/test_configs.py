@@ -35,6 +35,18 @@ PUBLISHED_PARAMS_M = {
     'configs/flatten_swin/upernet_flatten-swin-s_8xb2-160k_ade20k-512x512.py': 82,
 }
 
+# Rows whose published rounding no faithful model reproduces; the test asserts the count of the official
+# modules instead (the backbone counts equal the official code's exactly, the heads are mmseg's). See the
+# config READMEs.
+PUBLISHED_ROUNDING_EXCEPTIONS_M = {
+    # published 121M, as Swin-B's row; but Swin-B UperNet built the same way is 121.28M (published 121M) and
+    # Agent-Swin-B has 0.327M more than Swin-B: 121.61M, which would round to 122M.
+    'configs/agent_swin/upernet_agent-swin-b_8xb2-160k_ade20k-512x512.py': 121.607,
+    # published 60M; Swin-T UperNet is 59.94M (published 60M) and FLatten-Swin-T adds 0.90M of positional
+    # encodings: 60.85M. The FLatten-Swin-S row (82.16M, published 82M) counts the same way.
+    'configs/flatten_swin/upernet_flatten-swin-t_8xb2-160k_ade20k-512x512.py': 60.846,
+}
+
 
 def build_model(cfg: Config):
     scope = cfg.default_scope
@@ -53,7 +65,10 @@ def test_config_builds(path):
     assert cfg.default_scope in ('mmdet', 'mmseg')
     model = build_model(cfg)
     params_m = sum(p.numel() for p in model.parameters()) / 1e6
-    if path in PUBLISHED_PARAMS_M:
+    if path in PUBLISHED_ROUNDING_EXCEPTIONS_M:
+        assert abs(params_m - PUBLISHED_ROUNDING_EXCEPTIONS_M[path]) < 0.001, f'{params_m:.3f} M'
+        assert abs(params_m - PUBLISHED_PARAMS_M[path]) > 0.6  # documented: still an exception
+    elif path in PUBLISHED_PARAMS_M:
         assert abs(params_m - PUBLISHED_PARAMS_M[path]) <= 0.6, f'{params_m:.2f} M'
 
 

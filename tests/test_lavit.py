@@ -57,8 +57,9 @@ def record_attention(model):
 @pytest.mark.parametrize('theta, psi_groups, psi_kernel', [('shared', 'head', 3), ('per_head', 'head_key', 5),
                                                            ('shared', 'head_key', 1)])
 def test_identity_la_reproduces_previous_attention_exactly(theta, psi_groups, psi_kernel):
-    # L-T2: fresh Θ/Ψ are the identity, so the LA layer reuses the VA logits bit for bit; with the VA layer's
-    # value and output projections copied, its output equals the VA layer's output exactly.
+    # L-T2: fresh Θ/Ψ are the identity, so the LA layer reuses the VA logits and attention bit for bit; with
+    # the VA layer's value and output projections copied, its output equals the VA layer's output (up to the
+    # rounding of the LA layer's re-associated projection, Σ_h P_h (V_h W_hᵀ) + b).
     va = LaViTVanillaAttention(32, 2)
     la = LaViTLessAttention(32, 2, theta=theta, psi_groups=psi_groups, psi_kernel=psi_kernel)
     x = torch.randn(2, 13 * 17, 32)
@@ -71,7 +72,7 @@ def test_identity_la_reproduces_previous_attention_exactly(theta, psi_groups, ps
     la_out, la_logits, la_probs = la(x, (13, 17), logits)
     assert torch.equal(la_logits, logits)
     assert torch.equal(la_probs, probs)
-    assert torch.equal(la_out, out)
+    assert torch.allclose(la_out, out, atol=1e-6, rtol=0)
     # a trained Θ changes the attention (the test above is not vacuous)
     with torch.no_grad():
         la.theta.weight.add_(0.1 * torch.randn_like(la.theta.weight))
@@ -545,18 +546,18 @@ SIZE_TARGETS = {  # results.md §3.1 (second-hand) / lavit.md C.8; measured: exa
 @pytest.mark.slow
 @pytest.mark.parametrize('arch', sorted(SIZE_TARGETS))
 def test_size_targets_at_224(arch):
-    # L-T6: params and fvcore FLOPs (1 MAC = 1 FLOP; fvcore's default handles) within 5 % of the targets.
-    from fvcore.nn import FlopCountAnalysis
+    # L-T6: params and FLOPs (the project's fvcore-based counter, 1 MAC = 1 FLOP) within 5 % of the targets.
+    from mmagent.analysis import count_flops
     params_target, flops_target, params_exact = SIZE_TARGETS[arch]
     model = LaViTClassifier(arch=arch).eval()
     params = sum(p.numel() for p in model.parameters())
     assert params == params_exact
     assert abs(params / params_target - 1) <= 0.05
-    flops = FlopCountAnalysis(model, torch.randn(1, 3, 224, 224))
-    flops.unsupported_ops_warnings(False)
-    flops.uncalled_modules_warnings(False)
+    flops = count_flops(model, (torch.randn(1, 3, 224, 224), ))
     assert abs(flops.total() / flops_target - 1) <= 0.05, flops.total()
-    assert flops.by_operator()['adaptive_avg_pool2d'] > 0 and 'upsample_bilinear2d' not in flops.by_operator()
+    by_operator = flops.by_operator()
+    assert by_operator['adaptive_avg_pool2d'] > 0 and by_operator['baddbmm'] > 0  # LA layers' folded projection
+    assert 'upsample_bilinear2d' not in by_operator  # at 224 no position embedding is resized
     backbone = sum(p.numel() for p in LaViT(arch=arch).parameters())
     assert params - backbone == 1000 * (model.embed_dims[-1] + 1)  # the head is the only classification module
 

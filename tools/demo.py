@@ -82,8 +82,9 @@ def main() -> None:
                f"val_evaluator.ann_file={args.data_root}/coco/annotations/instances_val.json",
                f"test_evaluator.ann_file={args.data_root}/coco/annotations/instances_val.json"]
     if args.max_iters:
-        options += [f'train_cfg.max_iters={args.max_iters}', f'train_cfg.val_interval={args.max_iters}']
-    run(train_cmd + ['--cfg-options'] + options)
+        options += [f'train_cfg.max_iters={args.max_iters}']
+    # no validation during training: step 3 evaluates the final checkpoint
+    run(train_cmd + ['--cfg-options'] + options + ['train_cfg.val_begin=1000000'])
     train_done = time.time()
 
     with open(osp.join(work_dir, 'last_checkpoint')) as f:

@@ -24,7 +24,6 @@ Resized position biases and encodings are cached by ``DerivedTensorCache`` at in
 tracing, so every count includes the interpolations that a first forward at that size performs.
 """
 import copy
-import importlib.util
 import inspect
 import json
 import os.path as osp
@@ -42,6 +41,7 @@ from mmengine.registry import DefaultScope
 
 from ..engine.runner_setup import convert_sync_bn, task_of
 from ..models.layers.agent_attention import AgentAttention
+from ..utils.config import load_config, resolve_config_path
 from .handles import EXTRA_HANDLES, skipped_op_note
 
 __all__ = [
@@ -56,30 +56,6 @@ CLASSIFICATION_SHAPE: HW = (224, 224)
 
 
 # ------------------------------------------------------------------------------------------------ configs
-def resolve_config_path(path: str) -> str:
-    """A config path, or ``'mmdet::swin/x.py'`` / ``'mmseg::...'`` for a config shipped with an installed
-    OpenMMLab package. Raises ``FileNotFoundError`` with the path tried."""
-    if '::' in path:
-        package, relative = path.split('::', 1)
-        spec = importlib.util.find_spec(package) if package.isidentifier() else None
-        if spec is None or spec.origin is None:
-            raise FileNotFoundError(f"config {path!r}: package {package!r} is not installed")
-        resolved = osp.join(osp.dirname(spec.origin), '.mim', 'configs', relative)
-        if not osp.isfile(resolved):
-            raise FileNotFoundError(f"config {path!r} not found: no file {resolved}")
-        return resolved
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"config file not found: '{path}'")
-    return path
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    cfg = Config.fromfile(resolve_config_path(path))
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
-
-
 def default_shape(cfg: Config, mode: str = 'model') -> HW:
     """224×224 for the classification form, else by task: 1280×800 (mmdet) or 512×2048 (mmseg)."""
     if mode == 'classification':

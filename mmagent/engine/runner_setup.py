@@ -6,18 +6,11 @@ from typing import Any, List, Optional
 import torch
 from mmengine.config import Config, ConfigDict
 
+from ..utils.config import load_config
+
 __all__ = ['load_config', 'task_of', 'convert_sync_bn', 'prepare_config', 'enable_amp']
 
 TASKS = ('mmdet', 'mmseg')
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"config file not found: '{path}'")
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
 
 
 def task_of(cfg: Config) -> str:

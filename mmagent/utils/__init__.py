@@ -1,4 +1,8 @@
 from .checkpoint import (CheckpointError, extract_state_dict, load_checkpoint_file, register_safe_globals,
                          safe_globals)
+from .config import load_config, resolve_config_path
 
-__all__ = ['CheckpointError', 'extract_state_dict', 'load_checkpoint_file', 'register_safe_globals', 'safe_globals']
+__all__ = [
+    'CheckpointError', 'extract_state_dict', 'load_checkpoint_file', 'load_config', 'register_safe_globals',
+    'resolve_config_path', 'safe_globals'
+]

@@ -17,7 +17,7 @@ from mmcv.cnn.bricks import DropPath
 from mmengine.logging import print_log
 
 from ...registry import register_model
-from ..layers.common import DerivedTensorCache, init_linear_trunc_normal, resize_grid
+from ..layers.common import DerivedTensorCache, depthwise_conv_tokens, init_linear_trunc_normal, resize_grid
 from ..layers.lavit_attention import LaViTLessAttention, LaViTVanillaAttention, ResidualAttentionDownsample
 from ..losses.dp_loss import DiagonalityPreservingLoss
 from .base import BackboneBase
@@ -67,9 +67,7 @@ class ConvFFN(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        x = self.fc1(x)
-        b, n, c = x.shape
-        x = self.dwconv(x.transpose(1, 2).reshape(b, c, *hw_shape)).flatten(2).transpose(1, 2)
+        x = depthwise_conv_tokens(self.fc1(x), hw_shape, self.dwconv)
         return self.drop(self.fc2(self.drop(self.act(x))))
 
 

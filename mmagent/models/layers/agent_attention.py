@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from ...registry import register_model
-from .common import DerivedTensorCache, IntPair, init_linear_trunc_normal, resize_grid, to_2tuple
+from .common import (DerivedTensorCache, IntPair, depthwise_conv_tokens, init_linear_trunc_normal,
+                     pool_tokens_to_grid, resize_grid, to_2tuple)
 
 __all__ = ['AgentAttention']
 
@@ -193,21 +194,37 @@ class AgentAttention(QKVProjection, BaseModule):
         batch, n_tokens, channels = x.shape
         if n_tokens != height * width:
             raise ValueError(f'AgentAttention got {n_tokens} tokens for a {height}x{width} map')
+        if self.mode == 'naive':
+            return self._naive_forward(x, (height, width))
+        q, k, v = self._project(x)
+        agents = pool_tokens_to_grid(q, (height, width), self.agent_shape)
+        bias_agent, bias_token = self.position_biases((height, width))
+        heads = self.num_heads
+        q_h, k_h, v_h, a_h = (split_heads(t, heads) for t in (q, k, v, agents))
+        # Fused softmax(s·QKᵀ + bias)·V: several times faster on CPU than the explicit form, same result.
+        drop = self.attn_drop.p if self.training else 0.
+        agent_v = F.scaled_dot_product_attention(a_h, k_h, v_h, attn_mask=bias_agent.to(a_h.dtype), dropout_p=drop,
+                                                 scale=self.scale)
+        out = F.scaled_dot_product_attention(q_h, a_h, agent_v, attn_mask=bias_token.to(q_h.dtype), dropout_p=drop,
+                                             scale=self.scale)
+        out = merge_heads(out) + depthwise_conv_tokens(v, (height, width), self.dwc)
+        return self.proj_drop(self.proj(out))
+
+    def _naive_forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """The official computation, literally: explicit softmax attention with the batch-repeated biases of
+        :meth:`_naive_biases` and channels-first layout copies."""
+        height, width = hw_shape
+        batch, n_tokens, channels = x.shape
         q, k, v = self._project(x)
         agents = F.adaptive_avg_pool2d(q.transpose(1, 2).reshape(batch, channels, height, width),
                                        self.agent_shape).flatten(2).transpose(1, 2)
-        if self.mode == 'naive':
-            bias_agent, bias_token = self._naive_biases((height, width), batch)
-        else:
-            bias_agent, bias_token = self.position_biases((height, width))
-
+        bias_agent, bias_token = self._naive_biases(hw_shape, batch)
         heads = self.num_heads
         q_h, k_h, v_h, a_h = (split_heads(t, heads) for t in (q, k, v, agents))
         agent_attn = self.attn_drop(torch.softmax((a_h * self.scale) @ k_h.transpose(-2, -1) + bias_agent, -1))
         agent_v = agent_attn @ v_h
         token_attn = self.attn_drop(torch.softmax((q_h * self.scale) @ a_h.transpose(-2, -1) + bias_token, -1))
         out = merge_heads(token_attn @ agent_v)
-
         v_map = v.transpose(1, 2).reshape(batch, channels, height, width)
         out = out + self.dwc(v_map).flatten(2).transpose(1, 2)
         return self.proj_drop(self.proj(out))

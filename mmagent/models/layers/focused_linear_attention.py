@@ -17,17 +17,23 @@ from mmengine.model import BaseModule
 
 from ...registry import register_model
 from .agent_attention import QKVProjection, merge_heads, split_heads
-from .common import DerivedTensorCache, IntPair, init_linear_trunc_normal, resize_grid, to_2tuple
+from .common import (DerivedTensorCache, IntPair, depthwise_conv_tokens, init_linear_trunc_normal, resize_grid,
+                     to_2tuple)
 
 __all__ = ['FocusedLinearAttention', 'focusing_function']
 
 
 def focusing_function(t: torch.Tensor, divisor: torch.Tensor, power: float) -> torch.Tensor:
-    """φ_p over the last axis: ReLU + 1e-6, divide by ``divisor``, element-wise power, norm restored."""
-    t = (F.relu(t) + 1e-6) / divisor
-    norm = t.norm(dim=-1, keepdim=True)
+    """φ_p over the last axis: ReLU + 1e-6, divide by ``divisor``, element-wise power, norm restored.
+
+    Written as (ReLU(t) + ε) / s = ReLU(t)·(1/s) + ε/s and t³·(‖t‖ / ‖t³‖) so that every full-size tensor
+    is touched as few times as possible (this runs on the whole Q and K maps).
+    """
+    inverse = divisor.reciprocal()
+    t = torch.addcmul(inverse * 1e-6, F.relu(t), inverse)
+    norm = torch.linalg.vector_norm(t, dim=-1, keepdim=True)
     t = t ** power
-    return t / t.norm(dim=-1, keepdim=True) * norm
+    return t * (norm / torch.linalg.vector_norm(t, dim=-1, keepdim=True))
 
 
 @register_model
@@ -133,10 +139,12 @@ class FocusedLinearAttention(QKVProjection, BaseModule):
         else:
             out = self._linear_attention(q, k, v)
 
-        # DWC on each head's V map with one weight set shared by all heads: (B·h, d, H, W).
-        h, d = self.num_heads, self.head_dims
-        v_maps = v.reshape(batch, height, width, h, d).permute(0, 3, 4, 1, 2).reshape(batch * h, d, height, width)
-        dwc = self.dwc(v_maps).reshape(batch, channels, n_tokens).transpose(1, 2)
+        if self.mode == 'naive':  # the official layout: each head's V map as (B·h, d, H, W)
+            h, d = self.num_heads, self.head_dims
+            v_maps = v.reshape(batch, height, width, h, d).permute(0, 3, 4, 1, 2).reshape(batch * h, d, height, width)
+            dwc = self.dwc(v_maps).reshape(batch, channels, n_tokens).transpose(1, 2)
+        else:  # the same conv over all C channels, its d-channel kernel repeated for every head
+            dwc = depthwise_conv_tokens(v, (height, width), self.dwc, channel_repeats=self.num_heads)
         return self.proj_drop(self.proj(out + dwc))
 
     def train(self, mode: bool = True) -> 'FocusedLinearAttention':

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ...registry import register_model
 from .agent_attention import merge_heads, split_heads
-from .common import resize_grid
+from .common import pool_tokens_to_grid, resize_grid
 
 __all__ = [
     'pool_tokens', 'logits_to_query_grid', 'query_grid_to_logits', 'KeyAxisLinear', 'LaViTVanillaAttention',
@@ -35,12 +35,10 @@ def pool_tokens(x: torch.Tensor, hw_shape: Tuple[int, int], pool_size: int) -> t
 
     Grids smaller than P are upsampled by the same adaptive windows (each cell averages >= 1 token).
     """
-    b, n, c = x.shape
-    h, w = hw_shape
+    n, (h, w) = x.shape[1], hw_shape
     if n != h * w:
         raise ValueError(f'pool_tokens: {n} tokens do not form the grid {h}x{w}')
-    grid = x.transpose(1, 2).reshape(b, c, h, w)
-    return F.adaptive_avg_pool2d(grid, pool_size).flatten(2).transpose(1, 2)
+    return pool_tokens_to_grid(x, hw_shape, (pool_size, pool_size))
 
 
 def logits_to_query_grid(logits: torch.Tensor, hw_shape: Tuple[int, int], per_key_channels: bool) -> torch.Tensor:
@@ -246,11 +244,26 @@ class LaViTLessAttention(_PooledAttentionBase):
     def transform(self, prev_logits: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
         """A = Ψ(Θ(prev_logits)), (B, h, N, n) -> (B, h, N, n)."""
         logits = prev_logits if self.theta is None else self.theta(prev_logits)
-        if self.psi is not None:
-            b, heads, _, n_k = logits.shape
-            grid = self.psi(logits_to_query_grid(logits, hw_shape, self.psi_per_key))
-            logits = query_grid_to_logits(grid, b, heads, n_k, self.psi_per_key)
-        return logits
+        return logits if self.psi is None else self._apply_psi(logits.contiguous(), hw_shape)
+
+    def _apply_psi(self, logits: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """Ψ over the query grid. Each head's (B, N, n) slice is already a channels-last (B, n, H, W) map
+        (channels = key slots), so one depthwise conv per head runs without any layout copy; the kernel
+        is the head's own, repeated over the key slots ('head'), or one per (head, key slot)."""
+        batch, heads, _, n_k = logits.shape
+        size = self.psi.kernel_size
+        mapped = []
+        for head in range(heads):
+            maps = logits[:, head].view(batch, *hw_shape, n_k).permute(0, 3, 1, 2)
+            if self.psi_per_key:
+                weight = self.psi.weight[head * n_k:(head + 1) * n_k]
+                bias = self.psi.bias[head * n_k:(head + 1) * n_k]
+            else:
+                weight = self.psi.weight[head].expand(n_k, 1, *size)
+                bias = self.psi.bias[head].expand(n_k)
+            out = F.conv2d(maps, weight, bias, padding=self.psi.padding, groups=n_k)
+            mapped.append(out.permute(0, 2, 3, 1).reshape(batch, -1, n_k))
+        return mapped[0].unsqueeze(1) if heads == 1 else torch.stack(mapped, dim=1)
 
     def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int], prev_logits: torch.Tensor) -> AttentionOutput:
         b, n_q, _ = x.shape
@@ -262,8 +275,22 @@ class LaViTLessAttention(_PooledAttentionBase):
                              f'stage (same heads and pool_size)')
         logits = self.transform(prev_logits, hw_shape)
         v = split_heads(self.v(self.pooled(x, hw_shape)), self.num_heads)
-        out, probs = self.attend(logits, v)
-        return out, logits, probs
+        probs = logits.softmax(dim=-1)
+        return self.proj_drop(self.project_pooled_values(self.attn_drop(probs), v)), logits, probs
+
+    def project_pooled_values(self, probs: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``proj(merge_heads(probs @ v))`` computed as Σ_h probs_h · (v_h W_hᵀ) + b (exact re-association).
+
+        The values live on the n pooled tokens, so projecting them first costs n·C² per head instead of
+        N·C² for the query tokens, and the head merge disappears: probs (B, h, N, n), v (B, h, n, d) ->
+        (B, N, C).
+        """
+        batch, heads, n_queries, n_keys = probs.shape
+        weight = self.proj.weight.view(-1, heads, v.shape[-1])  # (C_out, h, d)
+        projected = torch.einsum('bhnd,chd->bhnc', v, weight).reshape(batch, heads * n_keys, -1)
+        # One GEMM over (head, key slot): (B, N, h·n) @ (B, h·n, C_out); a view when h = 1.
+        flat = probs.transpose(1, 2).reshape(batch, n_queries, heads * n_keys)
+        return torch.baddbmm(self.proj.bias.to(projected.dtype), flat, projected)
 
 
 @register_model

@@ -1,0 +1,55 @@
+"""tools/benchmark.py smoke test on tiny sizes (not a timing test: no latency is asserted)."""
+import json
+import subprocess
+import sys
+
+import torch
+
+from mmagent.analysis.benchmark import (Candidate, baseline_for, benchmark, block_latencies, build_backbone_spec,
+                                        cpu_peak_bytes, naive_variant)
+
+from .conftest import REPO_ROOT
+
+
+def test_cpu_peak_bytes_sees_a_large_temporary():
+    def run():
+        big = torch.ones(4 * 2**20, dtype=torch.uint8)  # 4 MB
+        return big.sum()
+
+    peak = cpu_peak_bytes(run)
+    assert 4 * 2**20 <= peak < 64 * 2**20
+
+
+def test_candidates_and_naive_variant():
+    model = build_backbone_spec('AgentPVT:t,embed_dims=(16, 32, 80, 128),depths=(1, 1, 1, 1)')
+    assert baseline_for(model) == 'pvt'
+    assert baseline_for(build_backbone_spec('FLattenSwinTransformer:t')) == 'swin'
+    naive = naive_variant(model)
+    assert all(m.mode == 'naive' for m in naive.modules() if hasattr(m, 'agent_shape'))
+    assert all(m.mode == 'fast' for m in model.modules() if hasattr(m, 'agent_shape'))
+    results = benchmark([Candidate('ours', model, 'model'), Candidate('naive', naive, 'naive')], [(64, 96)], [2],
+                        warmup=1, repeats=2, log=lambda s: None)
+    assert [r.name for r in results] == ['ours', 'naive']
+    assert all(len(r.times_s) == 2 and r.peak_bytes > 0 and r.images_per_s > 0 for r in results)
+
+
+def test_block_latencies_cover_every_block():
+    model = build_backbone_spec('LaViT:t,loss_dp_weight=0')
+    latencies = block_latencies(model, torch.randn(1, 3, 64, 64), warmup=1, repeats=1)
+    assert len(latencies) == sum(model.depths) and all(v > 0 for v in latencies.values())
+
+
+def test_tool_runs_and_writes_ratios(tmp_path):
+    out = tmp_path / 'bench.json'
+    result = subprocess.run(
+        [sys.executable, 'tools/benchmark.py', 'AgentSwinTransformer:t,embed_dims=32,depths=(1, 1, 1, 1),'
+         'num_heads=(1, 2, 4, 8),attn_type=AAAB', '--shape', '64', '96', '96', '128', '--batch-sizes', '1', '2',
+         '--warmup', '1', '--repeats', '1', '--naive', '--json', str(out)],
+        cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'mmdet Swin-T' in result.stdout and 'peak-memory growth' in result.stdout
+    summary = json.loads(out.read_text())
+    assert len(summary['results']) == 2 * 2 * 3  # shapes x batches x (ours, baseline, naive)
+    against = {r['against'] for r in summary['ratios']}
+    assert against == {'mmdet Swin-T', summary['results'][2]['name']}
+    assert all(r['latency'] > 0 and r['memory'] > 0 for r in summary['ratios'])

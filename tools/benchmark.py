@@ -1,0 +1,176 @@
+"""Speed and memory of an mmagent backbone (or a whole model) against baselines, in one process.
+
+    python tools/benchmark.py TARGET [--shape H W [H W ...]] [--batch-sizes 1 2] [--device cpu|cuda]
+                              [--backward] [--dtype fp32|fp16|bf16] [--warmup 2] [--repeats 5]
+                              [--naive] [--no-baseline] [--no-memory] [--whole-model] [--per-block]
+                              [--json OUT] [--cfg-options k=v ...]
+
+TARGET is a config (its backbone, or the whole model with --whole-model) or a backbone spec
+``Type[:arch][,key=value,...]``, e.g. ``AgentSwinTransformer:t`` or ``LaViT:s,loss_dp_weight=0``.
+
+Baselines run in the same process: mmdet's ``SwinTransformer`` (Swin-T) for Swin-skeleton backbones, mmdet's
+``PyramidVisionTransformer`` (PVT-T) for PVT-like ones; ``--naive`` adds the same backbone with its attention
+ops in their naive (official, literal) form. Reported: median latency over interleaved rounds after
+warm-up, throughput, peak memory, and ratios to the baseline and to the naive form. ``--per-block`` times
+every transformer block of the first candidate (e.g. LaViT's VA vs LA layers).
+"""
+import argparse
+import copy
+import json
+import os.path as osp
+import statistics
+import sys
+
+import torch
+import torch.nn as nn
+from mmengine.config import DictAction
+
+import mmagent  # noqa: F401
+from mmagent.analysis import load_config
+from mmagent.analysis.benchmark import (BASELINE_NAMES, BASELINES, Candidate, baseline_for, benchmark,
+                                        block_latencies, build_backbone_spec, build_baseline, format_table,
+                                        naive_variant)
+from mmagent.analysis.complexity import build_backbone, build_model
+from mmagent.engine import task_of
+
+DTYPES = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+class WholeModel(nn.Module):
+    """A detector / segmentor as ``forward(images)``: the network forward of ``_forward`` (no loss, no NMS
+    post-processing beyond what the forward itself does)."""
+
+    def __init__(self, model: nn.Module, task: str) -> None:
+        super().__init__()
+        self.model = model
+        self.task = task
+
+    def forward(self, x: torch.Tensor):
+        if self.task == 'mmdet':
+            from mmdet.structures import DetDataSample as Sample
+        else:
+            from mmseg.structures import SegDataSample as Sample
+        h, w = x.shape[-2:]
+        meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w),
+                    scale_factor=(1., 1.))
+        return self.model._forward(x, [Sample(metainfo=meta) for _ in range(x.shape[0])])
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('target', help='config file or backbone spec Type[:arch][,key=value]')
+    parser.add_argument('--shape', type=int, nargs='+', default=[1280, 800], metavar='N',
+                        help='input H W, several pairs allowed (default 1280 800)')
+    parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1])
+    parser.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
+    parser.add_argument('--backward', action='store_true', help='time forward + backward')
+    parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32', help='autocast dtype')
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--naive', action='store_true', help='add the naive attention form as a baseline')
+    parser.add_argument('--no-baseline', action='store_true', help='skip the mmdet baseline')
+    parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory runs')
+    parser.add_argument('--whole-model', action='store_true', help='benchmark the whole model of a config')
+    parser.add_argument('--per-block', action='store_true', help='latency of every transformer block')
+    parser.add_argument('--threads', type=int, help='torch.set_num_threads (default: torch default)')
+    parser.add_argument('--json', help='write the figures and ratios to this file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    args = parser.parse_args()
+    if len(args.shape) % 2:
+        parser.error('--shape takes H W pairs')
+    args.shapes = [tuple(args.shape[i:i + 2]) for i in range(0, len(args.shape), 2)]
+    return args
+
+
+def build_candidates(args):
+    is_config = args.target.endswith('.py') or '::' in args.target
+    if is_config:
+        cfg = load_config(args.target, args.cfg_options)
+        task = task_of(cfg)
+        name = osp.splitext(osp.basename(args.target))[0]
+        backbone = build_backbone(cfg)
+        model = WholeModel(build_model(cfg), task) if args.whole_model else backbone
+    else:
+        if args.whole_model:
+            sys.exit('error: --whole-model needs a config')
+        backbone = model = build_backbone_spec(args.target)
+        name = args.target
+    candidates = [Candidate(name, model, 'model')]
+    kind = baseline_for(backbone)
+    if kind and not args.no_baseline:
+        if args.whole_model:
+            base_cfg = copy.deepcopy(cfg)
+            base_cfg.model.backbone = BASELINES[kind]
+            baseline = WholeModel(build_model(base_cfg), task)
+        else:
+            baseline = build_baseline(kind)
+        candidates.append(Candidate(BASELINE_NAMES[kind], baseline, 'baseline'))
+    if args.naive:
+        naive = naive_variant(model)
+        if naive is None:
+            print(f'note: {name} has no attention op with a naive mode')
+        else:
+            candidates.append(Candidate(f'{name} (naive)', naive, 'naive'))
+    return candidates
+
+
+def main():
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    candidates = build_candidates(args)
+    print(f'device {args.device}, {torch.get_num_threads()} threads, dtype {args.dtype}, '
+          f'{"forward+backward" if args.backward else "forward"}, warm-up {args.warmup}, {args.repeats} rounds')
+    results = benchmark(candidates, args.shapes, args.batch_sizes, args.device, args.backward, args.warmup,
+                        args.repeats, DTYPES[args.dtype], memory=not args.no_memory)
+    print(format_table(results))
+    summary = dict(target=args.target, device=args.device, threads=torch.get_num_threads(), dtype=args.dtype,
+                   backward=args.backward, results=[r.to_dict() for r in results], ratios=[])
+    for shape in args.shapes:
+        for batch in args.batch_sizes:
+            row = {r.role: r for r in results if r.shape == shape and r.batch == batch}
+            ours = row['model']
+            for role in ('baseline', 'naive'):
+                if role in row:
+                    ref = row[role]
+                    summary['ratios'].append(dict(
+                        shape=list(shape), batch=batch, against=ref.name, latency=ours.median_ms / ref.median_ms,
+                        memory=(ours.peak_bytes / ref.peak_bytes) if ours.peak_bytes and ref.peak_bytes else None))
+    if len(args.shapes) > 1 and not args.no_memory:
+        first, last = args.shapes[0], args.shapes[-1]
+        print(f'\npeak-memory growth {first[0]}x{first[1]} -> {last[0]}x{last[1]} '
+              f'({last[0] * last[1] / (first[0] * first[1]):.1f}x the pixels):')
+        summary['memory_growth'] = {}
+        for candidate in candidates:
+            peaks = [r.peak_bytes for r in results if r.name == candidate.name and r.batch == args.batch_sizes[0]]
+            growth = peaks[-1] / peaks[0]
+            summary['memory_growth'][candidate.name] = growth
+            print(f'  {candidate.name:<34} {growth:.2f}x')
+    if args.per_block:
+        x = torch.randn(args.batch_sizes[0], 3, *args.shapes[0], device=args.device)
+        model = candidates[0].model
+        latencies = block_latencies(model, x, args.warmup, args.repeats)
+        print(f'\nper-block latency at {args.shapes[0][0]}x{args.shapes[0][1]} (median ms):')
+        kinds = {}
+        for block_name in sorted(latencies, key=lambda n: (n.removesuffix('.attn'), n.endswith('.attn'))):
+            ms = latencies[block_name]
+            is_attn = block_name.endswith('.attn')
+            block = model.get_submodule(block_name.removesuffix('.attn'))
+            kind = getattr(block, 'kind', None) or type(block.attn).__name__
+            part = 'attention' if is_attn else 'block'
+            kinds.setdefault((block_name.split('.')[0], kind, part), []).append(ms)
+            print(f'  {block_name:<30} {kind:<24} {part:<9} {ms:8.2f}')
+        summary['per_block_ms'] = latencies
+        summary['per_stage_kind_ms'] = {f'{stage}/{kind}/{part}': statistics.mean(v)
+                                        for (stage, kind, part), v in kinds.items()}
+        print('  mean per stage and kind: ' + ', '.join(f'{k} {v:.2f}' for k, v in
+                                                          summary['per_stage_kind_ms'].items()))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(summary, f, indent=2)
+        print(f'\nwritten to {args.json}')
+
+
+if __name__ == '__main__':
+    main()
