@@ -1,6 +1,5 @@
 """Official-checkpoint conversion (spec §5.3-5.4, flatten §6.3) and safe checkpoint loading."""
 import os
-import os.path as osp
 import subprocess
 import sys
 

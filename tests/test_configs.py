@@ -6,7 +6,6 @@ import sys
 import textwrap
 
 import pytest
-import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 

@@ -3,7 +3,6 @@
 The reference files (``../shared/reference``) hold the official models' state dicts under the official key
 names, their inputs and their outputs; see their README.
 """
-import pytest
 import torch
 import torch.nn.functional as F
 

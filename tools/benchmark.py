@@ -2,7 +2,7 @@
 
     python tools/benchmark.py TARGET [--shape H W [H W ...]] [--batch-sizes 1 2] [--device cpu|cuda]
                               [--backward] [--dtype fp32|fp16|bf16] [--warmup 2] [--repeats 5]
-                              [--naive] [--no-baseline] [--no-memory] [--whole-model] [--per-block]
+                              [--naive] [--no-baseline] [--no-memory] [--whole-model] [--per-block] [--no-cache]
                               [--json OUT] [--cfg-options k=v ...]
 
 TARGET is a config (its backbone, or the whole model with --whole-model) or a backbone spec
@@ -32,6 +32,7 @@ from mmagent.analysis.benchmark import (BASELINE_NAMES, BASELINES, Candidate, ba
                                         naive_variant)
 from mmagent.analysis.complexity import build_backbone, build_model
 from mmagent.engine import task_of
+from mmagent.models.layers.common import DerivedTensorCache
 
 DTYPES = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
@@ -72,6 +73,8 @@ def parse_args():
     parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory runs')
     parser.add_argument('--whole-model', action='store_true', help='benchmark the whole model of a config')
     parser.add_argument('--per-block', action='store_true', help='latency of every transformer block')
+    parser.add_argument('--no-cache', action='store_true',
+                        help='recompute resized biases / encodings every forward (disable the inference cache)')
     parser.add_argument('--threads', type=int, help='torch.set_num_threads (default: torch default)')
     parser.add_argument('--json', help='write the figures and ratios to this file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
@@ -120,6 +123,12 @@ def main():
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     candidates = build_candidates(args)
+    if args.no_cache:
+        for candidate in candidates:
+            for module in candidate.model.modules():
+                for cache in vars(module).values():
+                    if isinstance(cache, DerivedTensorCache):
+                        cache.enabled = False
     print(f'device {args.device}, {torch.get_num_threads()} threads, dtype {args.dtype}, '
           f'{"forward+backward" if args.backward else "forward"}, warm-up {args.warmup}, {args.repeats} rounds')
     results = benchmark(candidates, args.shapes, args.batch_sizes, args.device, args.backward, args.warmup,

@@ -26,7 +26,6 @@ tracing, so every count includes the interpolations that a first forward at that
 import copy
 import inspect
 import json
-import os.path as osp
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field

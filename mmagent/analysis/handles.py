@@ -70,7 +70,8 @@ ZERO_COST_BY_CONVENTION = frozenset({
     'aten::alias', 'aten::new_ones', 'aten::masked_fill_', 'aten::lift_fresh', 'aten::scalar_tensor',
     'aten::topk', 'aten::sort', 'aten::argmax', 'aten::min', 'aten::minimum', 'aten::maximum',
     'aten::exponential_', 'aten::bernoulli_', 'aten::erf', 'aten::square', 'aten::clamp_min',
-    'aten::unflatten', 'aten::flip', 'aten::tile', 'aten::split_with_sizes', 'aten::movedim',
+    'aten::unflatten', 'aten::flip', 'aten::tile', 'aten::split_with_sizes', 'aten::movedim', 'aten::addcmul',
+    'aten::addcmul_',
 })
 
 # Counted nowhere although they do arithmetic; the note says how much it is for the default models.

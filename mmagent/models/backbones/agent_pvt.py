@@ -3,9 +3,8 @@ from typing import Optional, Sequence, Union
 
 from ...registry import register_model
 from ..layers.agent_attention import AgentAttention
-from ..layers.common import IntPair, to_2tuple
+from ..layers.common import IntPair, per_stage, to_2tuple
 from ..layers.window_attention import SpatialReductionAttention
-from .agent_swin import per_stage
 from .base import BlockSpec
 from .pvt_skeleton import PVTSkeleton
 

@@ -3,22 +3,12 @@ from typing import Optional, Sequence, Union
 
 from ...registry import register_model
 from ..layers.agent_attention import AgentAttention
-from ..layers.common import IntPair, to_2tuple
+from ..layers.common import IntPair, per_stage, to_2tuple
 from ..layers.window_attention import ShiftedWindowAttention
 from .base import BlockSpec
 from .swin_skeleton import SwinSkeleton
 
 __all__ = ['AgentSwinTransformer']
-
-
-def per_stage(name: str, values: Union[IntPair, Sequence[IntPair]], num_stages: int) -> list:
-    """One value per stage; a single value is repeated."""
-    if isinstance(values, (int, float)):
-        return [values] * num_stages
-    values = list(values)
-    if len(values) != num_stages:
-        raise ValueError(f'{name} must have one entry per stage ({num_stages}), got {values}')
-    return values
 
 
 @register_model

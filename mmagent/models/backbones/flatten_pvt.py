@@ -4,9 +4,9 @@ from typing import Optional, Sequence, Union
 
 from ...registry import register_model
 from ..layers.focused_linear_attention import FocusedLinearAttention
+from ..layers.common import per_stage
 from ..layers.window_attention import SpatialReductionAttention
 from .agent_pvt import _PVT_WIDTHS
-from .agent_swin import per_stage
 from .base import BlockSpec
 from .pvt_skeleton import PVTSkeleton
 

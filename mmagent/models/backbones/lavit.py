@@ -17,7 +17,8 @@ from mmcv.cnn.bricks import DropPath
 from mmengine.logging import print_log
 
 from ...registry import register_model
-from ..layers.common import DerivedTensorCache, depthwise_conv_tokens, init_linear_trunc_normal, resize_grid
+from ..layers.common import (DerivedTensorCache, depthwise_conv_tokens, init_linear_trunc_normal, per_stage,
+                             resize_token_embedding)
 from ..layers.lavit_attention import LaViTLessAttention, LaViTVanillaAttention, ResidualAttentionDownsample
 from ..losses.dp_loss import DiagonalityPreservingLoss
 from .base import BackboneBase
@@ -95,13 +96,6 @@ class LaViTBlock(nn.Module):
         if self.ffn is not None:
             x = x + self.drop_path(self.ffn(self.norm2(x), hw_shape))
         return x, logits, probs
-
-
-def _per_stage(name: str, values: Union[int, float, Sequence], num_stages: int) -> list:
-    values = list(values) if isinstance(values, (list, tuple)) else [values] * num_stages
-    if len(values) != num_stages:
-        raise ValueError(f'{name} {values} must have one entry per stage ({num_stages})')
-    return values
 
 
 @register_model
@@ -201,10 +195,10 @@ class LaViT(BackboneBase):
                                  mlp_ratios=mlp_ratios, num_va_layers=num_va_layers)
         depths = list(arch['depths'])
         num_stages = len(depths)
-        embed_dims = _per_stage('embed_dims', arch['embed_dims'], num_stages)
-        num_heads = _per_stage('num_heads', arch['num_heads'], num_stages)
-        mlp_ratios = _per_stage('mlp_ratios', arch['mlp_ratios'], num_stages)
-        num_va_layers = _per_stage('num_va_layers', arch['num_va_layers'], num_stages)
+        embed_dims = per_stage('embed_dims', arch['embed_dims'], num_stages)
+        num_heads = per_stage('num_heads', arch['num_heads'], num_stages)
+        mlp_ratios = per_stage('mlp_ratios', arch['mlp_ratios'], num_stages)
+        num_va_layers = per_stage('num_va_layers', arch['num_va_layers'], num_stages)
         for stage, (va, depth) in enumerate(zip(num_va_layers, depths)):
             if not 1 <= va <= depth:
                 raise ValueError(f'num_va_layers[{stage}] = {va} must be in [1, depths[{stage}] = {depth}]: every '
@@ -314,20 +308,12 @@ class LaViT(BackboneBase):
         """``pos_embed{stage+1}`` at (H, W): (1, H·W, C). Resized only when (H, W) differs from the same
         stage's own pretraining grid (never compared with another stage's token count)."""
         pos_embed = getattr(self, f'pos_embed{stage + 1}')
-        grid = self.pretrain_grids[stage]
-        hw_shape = tuple(hw_shape)
+        grid, hw_shape = self.pretrain_grids[stage], tuple(hw_shape)
         if hw_shape == grid:
             return pos_embed
-
-        def compute() -> torch.Tensor:
-            maps = pos_embed.reshape(1, *grid, -1).permute(0, 3, 1, 2)
-            if self.pos_embed_align_corners:
-                maps = F.interpolate(maps, size=hw_shape, mode=self.pos_embed_interp, align_corners=True)
-            else:
-                maps = resize_grid(maps, hw_shape, self.pos_embed_interp)
-            return maps.flatten(2).transpose(1, 2)
-
-        return self.pos_embed_cache.get(self, (stage, hw_shape), (pos_embed, ), compute)
+        return self.pos_embed_cache.get(
+            self, (stage, hw_shape), (pos_embed, ), lambda: resize_token_embedding(
+                pos_embed, grid, hw_shape, self.pos_embed_interp, self.pos_embed_align_corners))
 
     def _dp_selected(self, stage: int, block: LaViTBlock) -> bool:
         trainable = stage + 1 > max(self.frozen_stages, 0)

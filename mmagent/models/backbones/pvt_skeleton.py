@@ -6,7 +6,7 @@ from typing import Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from ..layers.common import DerivedTensorCache, init_linear_trunc_normal, resize_grid
+from ..layers.common import DerivedTensorCache, init_linear_trunc_normal, resize_token_embedding
 from ..layers.layout import parse_layout
 from .base import AttentionFactory, BackboneBase, BlockSpec, TransformerBlock
 
@@ -125,15 +125,12 @@ class PVTSkeleton(BackboneBase):
     def pos_embed_at(self, stage: int, hw_shape: Tuple[int, int]) -> torch.Tensor:
         """``pos_embed{stage+1}`` resized to (H, W): (1, H·W, C); untouched at the stage's pretraining grid."""
         pos_embed = getattr(self, f'pos_embed{stage + 1}')
-        grid = self.pretrain_grids[stage]
-        if tuple(hw_shape) == grid:
+        grid, hw_shape = self.pretrain_grids[stage], tuple(hw_shape)
+        if hw_shape == grid:
             return pos_embed
-
-        def compute():
-            maps = pos_embed.reshape(1, *grid, -1).permute(0, 3, 1, 2)
-            return resize_grid(maps, tuple(hw_shape), self.pos_embed_interp).flatten(2).transpose(1, 2)
-
-        return self.pos_embed_cache.get(self, (stage, tuple(hw_shape)), (pos_embed, ), compute)
+        return self.pos_embed_cache.get(
+            self, (stage, hw_shape), (pos_embed, ),
+            lambda: resize_token_embedding(pos_embed, grid, hw_shape, self.pos_embed_interp))
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         height, width = x.shape[-2:]

@@ -79,14 +79,34 @@ class DerivedTensorCache:
         return value
 
 
-def resize_grid(tensor: torch.Tensor, size: Tuple[int, int], mode: str = 'bilinear') -> torch.Tensor:
+def per_stage(name: str, values: Union[int, float, Sequence], num_stages: int) -> list:
+    """One value per stage; a single value is repeated."""
+    if isinstance(values, (int, float)):
+        return [values] * num_stages
+    values = list(values)
+    if len(values) != num_stages:
+        raise ValueError(f'{name} must have one entry per stage ({num_stages}), got {values}')
+    return values
+
+
+def resize_grid(tensor: torch.Tensor, size: Tuple[int, int], mode: str = 'bilinear',
+                align_corners: bool = False) -> torch.Tensor:
     """Resize the last two axes of an (N, C, h, w) tensor to ``size``; identity (no op) when equal.
 
-    ``align_corners=False`` everywhere, as in the official code.
+    ``align_corners=False`` by default, as in the official code.
     """
     if tuple(tensor.shape[-2:]) == tuple(size):
         return tensor
-    return F.interpolate(tensor, size=size, mode=mode, align_corners=False)
+    return F.interpolate(tensor, size=size, mode=mode, align_corners=align_corners)
+
+
+def resize_token_embedding(embedding: torch.Tensor, stored_hw: Tuple[int, int], hw_shape: Tuple[int, int],
+                           mode: str = 'bilinear', align_corners: bool = False) -> torch.Tensor:
+    """A (1, h·w, C) embedding stored on a row-major (h, w) grid, resized to (H, W): (1, H·W, C)."""
+    if tuple(hw_shape) == tuple(stored_hw):
+        return embedding
+    grid = embedding.reshape(1, *stored_hw, -1).permute(0, 3, 1, 2)
+    return resize_grid(grid, tuple(hw_shape), mode, align_corners).flatten(2).transpose(1, 2)
 
 
 def init_linear_trunc_normal(module: nn.Module, std: float = .02) -> None:

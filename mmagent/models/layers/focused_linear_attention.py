@@ -17,8 +17,8 @@ from mmengine.model import BaseModule
 
 from ...registry import register_model
 from .agent_attention import QKVProjection, merge_heads, split_heads
-from .common import (DerivedTensorCache, IntPair, depthwise_conv_tokens, init_linear_trunc_normal, resize_grid,
-                     to_2tuple)
+from .common import (DerivedTensorCache, IntPair, depthwise_conv_tokens, init_linear_trunc_normal,
+                     resize_token_embedding, to_2tuple)
 
 __all__ = ['FocusedLinearAttention', 'focusing_function']
 
@@ -108,8 +108,7 @@ class FocusedLinearAttention(QKVProjection, BaseModule):
             return self.positional_encoding
 
         def compute():
-            grid = self.positional_encoding.reshape(1, *self.pretrain_hw, -1).permute(0, 3, 1, 2)
-            return resize_grid(grid, hw_shape, self.pe_interp).flatten(2).transpose(1, 2)
+            return resize_token_embedding(self.positional_encoding, self.pretrain_hw, hw_shape, self.pe_interp)
 
         if self.mode == 'naive':
             return compute()
@@ -123,7 +122,10 @@ class FocusedLinearAttention(QKVProjection, BaseModule):
         k = split_heads(focusing_function(k, divisor, self.focusing_factor), self.num_heads)
         v = split_heads(v, self.num_heads)
         z = 1 / (q @ k.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
-        kv = (k.transpose(-2, -1) * n_tokens ** -0.5) @ (v * n_tokens ** -0.5)
+        if q.dtype in (torch.float32, torch.float64):  # KᵀV / N: one scalar instead of scaling K and V
+            kv = (k.transpose(-2, -1) @ v) * (1. / n_tokens)
+        else:  # half precision: scale by N^-1/2 before the product so that it cannot overflow
+            kv = (k.transpose(-2, -1) * n_tokens ** -0.5) @ (v * n_tokens ** -0.5)
         return merge_heads(q @ kv * z)
 
     def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
