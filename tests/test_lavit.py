@@ -79,6 +79,107 @@ def test_identity_la_reproduces_previous_attention_exactly(theta, psi_groups, ps
     assert not torch.allclose(la(x, (13, 17), logits)[1], logits)
 
 
+def literal_la(la, x, hw, prev):
+    """Spec C.5 written out: Θ over keys, Ψ per (head[, key]) over the query grid, softmax, values, proj."""
+    b, heads, n_q, n_k = prev.shape
+    if la.theta is None:
+        t = prev
+    elif la.theta.per_head:
+        t = torch.stack([prev[:, i] @ la.theta.weight[i].T + la.theta.bias[i] for i in range(heads)], 1)
+    else:
+        t = prev @ la.theta.weight.T + la.theta.bias
+    a = torch.empty_like(t)
+    k = la.psi.kernel_size[0] if la.psi is not None else 1
+    for head in range(heads):
+        for key in range(n_k):
+            if la.psi is None:
+                a[:, head, :, key] = t[:, head, :, key]
+                continue
+            channel = head * n_k + key if la.psi_per_key else head
+            grid = t[:, head, :, key].reshape(b, 1, *hw)
+            out = F.conv2d(grid, la.psi.weight[channel:channel + 1], la.psi.bias[channel:channel + 1], padding=k // 2)
+            a[:, head, :, key] = out.reshape(b, n_q)
+    pooled = la.kv_norm(F.adaptive_avg_pool2d(x.transpose(1, 2).reshape(b, -1, *hw), 7).flatten(2).transpose(1, 2))
+    v = la.v(pooled).reshape(b, n_k, heads, -1).transpose(1, 2)
+    z = (a.softmax(-1) @ v).transpose(1, 2).reshape(b, n_q, -1)
+    return la.proj(z), a
+
+
+@pytest.mark.parametrize('heads, theta, psi_groups, psi_kernel', [(1, 'shared', 'head', 3), (3, 'shared', 'head', 3),
+                                                                  (2, 'per_head', 'head_key', 5),
+                                                                  (3, 'none', 'head', 3), (2, 'shared', 'head_key', 1)])
+def test_la_fast_and_naive_match_the_literal_spec(heads, theta, psi_groups, psi_kernel):
+    """Trained (random) Θ/Ψ: the fast heads-inner path, the naive path and the spec written out agree, for a
+    chain VA -> LA -> LA (the second LA reads the first one's heads-inner logits), outputs and gradients."""
+    torch.manual_seed(0)
+    c, hw = 12 * heads, (9, 11)
+    va = LaViTVanillaAttention(c, heads)
+    fast = [LaViTLessAttention(c, heads, theta=theta, psi_groups=psi_groups, psi_kernel=psi_kernel)
+            for _ in range(2)]
+    naive = [LaViTLessAttention(c, heads, theta=theta, psi_groups=psi_groups, psi_kernel=psi_kernel, mode='naive')
+             for _ in range(2)]
+    with torch.no_grad():
+        for f, n in zip(fast, naive):
+            for p in f.parameters():
+                p.normal_(0, 0.3)
+            n.load_state_dict(f.state_dict())
+    x = torch.randn(2, hw[0] * hw[1], c)
+    logits = va(x, hw)[1].detach()
+    fast_x, naive_x = x.clone().requires_grad_(), x.clone().requires_grad_()
+    fast_l, naive_l = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    f_logits, n_logits, ref_logits = fast_l, naive_l, logits
+    f_total, n_total = 0, 0
+    for f, n in zip(fast, naive):
+        f_out, f_logits, f_probs = f(fast_x, hw, f_logits)
+        n_out, n_logits, n_probs = n(naive_x, hw, n_logits)
+        ref_out, ref_logits = literal_la(f, x, hw, ref_logits)
+        assert f_logits.shape == n_logits.shape == (2, heads, hw[0] * hw[1], 49)
+        assert torch.allclose(f_logits, ref_logits, atol=1e-5, rtol=0)
+        assert torch.allclose(n_logits, ref_logits, atol=1e-5, rtol=0)
+        assert torch.allclose(f_probs, f_logits.softmax(-1), atol=1e-6, rtol=0)
+        assert torch.allclose(f_out, ref_out, atol=1e-5, rtol=0) and torch.allclose(n_out, ref_out, atol=1e-5, rtol=0)
+        f_total = f_total + f_out.square().sum() + f_logits.sum()
+        n_total = n_total + n_out.square().sum() + n_logits.sum()
+    f_total.backward()
+    n_total.backward()
+    assert torch.allclose(fast_x.grad, naive_x.grad, atol=1e-4, rtol=1e-4)
+    assert torch.allclose(fast_l.grad, naive_l.grad, atol=1e-4, rtol=1e-4)
+    for f, n in zip(fast, naive):
+        for (name, fp), np_ in zip(f.named_parameters(), n.parameters()):
+            assert torch.allclose(fp.grad, np_.grad, atol=1e-3, rtol=1e-4), name
+
+
+def test_la_conv_kernels_cached_at_inference_only():
+    la = LaViTLessAttention(32, 2).eval()
+    x, prev = torch.randn(1, 30, 32), torch.randn(1, 2, 30, 49)
+    with torch.no_grad():
+        first = la(x, (5, 6), prev)[1]
+        la(x, (5, 6), prev)
+        assert la.kernel_cache.misses == 1 and la.kernel_cache.hits == 1
+        la.psi.weight.add_(0.1)  # a weight change invalidates the expanded kernels
+        assert not torch.allclose(la(x, (5, 6), prev)[1], first) and la.kernel_cache.misses == 2
+    la.train()
+    la(x, (5, 6), prev)[0].sum().backward()
+    assert la.psi.weight.grad.abs().sum() > 0 and la.theta.weight.grad.abs().sum() > 0
+    assert la.kernel_cache.misses == 2 and la.kernel_cache.hits == 1
+
+
+def test_lavit_attn_mode_switches_every_la_layer():
+    fast, naive = small().eval(), small(attn_mode='naive').eval()
+    naive.load_state_dict(fast.state_dict())
+    with torch.no_grad():
+        for m in fast.modules():
+            if isinstance(m, LaViTLessAttention):
+                m.theta.weight.add_(0.05 * torch.randn_like(m.theta.weight))
+        naive.load_state_dict(fast.state_dict())
+        x = torch.randn(1, 3, 67, 90)
+        outs = zip(fast(x), naive(x))
+    assert {m.mode for m in naive.modules() if isinstance(m, LaViTLessAttention)} == {'naive'}
+    assert all(torch.allclose(a, b, atol=1e-4, rtol=1e-4) for a, b in outs)
+    with pytest.raises(ValueError, match="mode must be 'fast' or 'naive'"):
+        LaViTLessAttention(32, 2, mode='slow')
+
+
 def test_la_layers_reuse_the_carried_attention_in_the_backbone():
     model = small().eval()
     records = record_attention(model)

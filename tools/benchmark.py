@@ -175,6 +175,13 @@ def main():
                                         for (stage, kind, part), v in kinds.items()}
         print('  mean per stage and kind: ' + ', '.join(f'{k} {v:.2f}' for k, v in
                                                           summary['per_stage_kind_ms'].items()))
+        # LaViT: an LA layer's latency over a VA layer's of the same stage (attention op and whole block).
+        means = summary['per_stage_kind_ms']
+        ratios = {f'{stage}/{part}': means[f'{stage}/la/{part}'] / means[f'{stage}/va/{part}']
+                  for stage, kind, part in kinds if kind == 'la' and f'{stage}/va/{part}' in means}
+        if ratios:
+            summary['la_over_va'] = ratios
+            print('  LA / VA latency per stage: ' + ', '.join(f'{k} {v:.2f}x' for k, v in ratios.items()))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(summary, f, indent=2)

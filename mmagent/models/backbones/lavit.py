@@ -120,6 +120,7 @@ class LaViT(BackboneBase):
         qkv_bias: biases of ``q``, ``kv`` and ``v``.
         carry: what a layer hands on: ``'logits'`` (pre-softmax) or ``'probs'``.
         theta, theta_init, psi, psi_kernel, psi_groups: the LA transforms (see :class:`LaViTLessAttention`).
+        attn_mode: ``'fast'`` or ``'naive'`` (literal) computation of the LA layers, same results.
         la_ffn: LA layers have a norm + FFN (True) or only attention (figure-literal, False).
         rad: residual attention downsampling into the first VA layer of stages 2..4.
         rad_head_mix: ``'linear'`` (learned, replication init) or ``'repeat'``.
@@ -175,6 +176,7 @@ class LaViT(BackboneBase):
                  psi: str = 'dwconv',
                  psi_kernel: int = 3,
                  psi_groups: str = 'head',
+                 attn_mode: str = 'fast',
                  la_ffn: bool = True,
                  rad: bool = True,
                  rad_head_mix: str = 'linear',
@@ -265,7 +267,7 @@ class LaViT(BackboneBase):
                 else:
                     kind = 'la'
                     attn = LaViTLessAttention(dims, heads, pool_size, kv_norm, qkv_bias, theta, theta_init, psi,
-                                              psi_kernel, psi_groups, attn_drop_rate, drop_rate)
+                                              psi_kernel, psi_groups, attn_drop_rate, drop_rate, attn_mode)
                 blocks.append(LaViTBlock(kind, dims, attn, mlp_ratios[stage], drop_rate,
                                          drop_paths[sum(depths[:stage]) + index], with_ffn=kind == 'va' or la_ffn))
             setattr(self, f'stage{stage + 1}', nn.ModuleList(blocks))

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ...registry import register_model
 from .agent_attention import merge_heads, split_heads
-from .common import pool_tokens_to_grid, resize_grid
+from .common import DerivedTensorCache, pool_tokens_to_grid, resize_grid
 
 __all__ = [
     'pool_tokens', 'logits_to_query_grid', 'query_grid_to_logits', 'KeyAxisLinear', 'LaViTVanillaAttention',
@@ -193,6 +193,8 @@ class LaViTLessAttention(_PooledAttentionBase):
         psi: ``'dwconv'`` or ``'none'``.
         psi_kernel: odd kernel size k of Ψ.
         psi_groups: ``'head'`` (weight (h, 1, k, k)) or ``'head_key'`` ((h·n, 1, k, k)).
+        mode: ``'fast'`` (heads-inner layout, one Ψ conv, the output projection folded into the values; see
+            :meth:`_forward_heads_inner`) or ``'naive'`` (the spec's literal computation, the reference).
 
     ``forward(x, hw_shape, prev_logits)``: x (B, N, C), prev_logits (B, h, N, n). Returns
     ``(out (B, N, C), logits A (B, h, N, n) pre-softmax, probs softmax(A))``.
@@ -210,8 +212,12 @@ class LaViTLessAttention(_PooledAttentionBase):
                  psi_kernel: int = 3,
                  psi_groups: str = 'head',
                  attn_drop: float = 0.,
-                 proj_drop: float = 0.) -> None:
+                 proj_drop: float = 0.,
+                 mode: str = 'fast') -> None:
         super().__init__(embed_dims, num_heads, pool_size, kv_norm, attn_drop, proj_drop)
+        if mode not in ('fast', 'naive'):
+            raise ValueError(f"mode must be 'fast' or 'naive', got {mode!r}")
+        self.mode = mode
         if theta not in ('shared', 'per_head', 'none'):
             raise ValueError(f"theta must be 'shared', 'per_head' or 'none', got {theta!r}")
         if psi not in ('dwconv', 'none'):
@@ -228,6 +234,7 @@ class LaViTLessAttention(_PooledAttentionBase):
         if psi == 'dwconv':
             channels = num_heads * self.num_keys if self.psi_per_key else num_heads
             self.psi = nn.Conv2d(channels, channels, psi_kernel, padding=psi_kernel // 2, groups=channels)
+        self.kernel_cache = DerivedTensorCache(max_entries=1)
         self.reset_reuse_parameters()
 
     def reset_reuse_parameters(self) -> None:
@@ -242,28 +249,13 @@ class LaViTLessAttention(_PooledAttentionBase):
                 self.psi.bias.zero_()
 
     def transform(self, prev_logits: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        """A = Ψ(Θ(prev_logits)), (B, h, N, n) -> (B, h, N, n)."""
+        """A = Ψ(Θ(prev_logits)), (B, h, N, n) -> (B, h, N, n), literal form (spec C.5 pseudo-code)."""
         logits = prev_logits if self.theta is None else self.theta(prev_logits)
-        return logits if self.psi is None else self._apply_psi(logits.contiguous(), hw_shape)
-
-    def _apply_psi(self, logits: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        """Ψ over the query grid. Each head's (B, N, n) slice is already a channels-last (B, n, H, W) map
-        (channels = key slots), so one depthwise conv per head runs without any layout copy; the kernel
-        is the head's own, repeated over the key slots ('head'), or one per (head, key slot)."""
+        if self.psi is None:
+            return logits
         batch, heads, _, n_k = logits.shape
-        size = self.psi.kernel_size
-        mapped = []
-        for head in range(heads):
-            maps = logits[:, head].view(batch, *hw_shape, n_k).permute(0, 3, 1, 2)
-            if self.psi_per_key:
-                weight = self.psi.weight[head * n_k:(head + 1) * n_k]
-                bias = self.psi.bias[head * n_k:(head + 1) * n_k]
-            else:
-                weight = self.psi.weight[head].expand(n_k, 1, *size)
-                bias = self.psi.bias[head].expand(n_k)
-            out = F.conv2d(maps, weight, bias, padding=self.psi.padding, groups=n_k)
-            mapped.append(out.permute(0, 2, 3, 1).reshape(batch, -1, n_k))
-        return mapped[0].unsqueeze(1) if heads == 1 else torch.stack(mapped, dim=1)
+        grid = self.psi(logits_to_query_grid(logits, hw_shape, self.psi_per_key))
+        return query_grid_to_logits(grid, batch, heads, n_k, self.psi_per_key)
 
     def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int], prev_logits: torch.Tensor) -> AttentionOutput:
         b, n_q, _ = x.shape
@@ -273,24 +265,73 @@ class LaViTLessAttention(_PooledAttentionBase):
             raise ValueError(f'LaViTLessAttention needs the previous layer\'s attention of shape (B, heads, N, '
                              f'n) = {expected}, got {got}: an LA layer must follow a VA or LA layer of the same '
                              f'stage (same heads and pool_size)')
-        logits = self.transform(prev_logits, hw_shape)
+        if n_q != hw_shape[0] * hw_shape[1]:
+            raise ValueError(f'{n_q} tokens do not form the grid {hw_shape[0]}x{hw_shape[1]}')
         v = split_heads(self.v(self.pooled(x, hw_shape)), self.num_heads)
-        probs = logits.softmax(dim=-1)
-        return self.proj_drop(self.project_pooled_values(self.attn_drop(probs), v)), logits, probs
+        if self.mode == 'naive':
+            logits = self.transform(prev_logits, hw_shape)
+            out, probs = self.attend(logits, v)
+            return out, logits, probs
+        return self._forward_heads_inner(prev_logits, v, hw_shape)
 
-    def project_pooled_values(self, probs: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def _forward_heads_inner(self, prev_logits: torch.Tensor, v: torch.Tensor,
+                             hw_shape: Tuple[int, int]) -> AttentionOutput:
+        """The fast path. It works on the logits laid out as (B, N, h, n) in memory ("heads inner") and
+        returns them as a (B, h, N, n) view of that memory, so a chain of LA layers never copies them:
+
+        * (B, N, h·n) *is* a channels-last (B, h·n, H, W) map: Θ is a grouped 1x1 conv on it (one n -> n
+          group per head) and Ψ one depthwise conv over all h·n channels;
+        * softmax runs over the contiguous key axis;
+        * ``proj(merge_heads(probs @ v))`` becomes one GEMM, (B, N, h·n) @ (B, h·n, C) (see
+          :meth:`project_pooled_values`), reading the probabilities in place.
+
+        Only logits from a VA layer with h > 1 (laid out (B, h, N, n)) are copied once, on entry.
+        """
+        batch, n_q = prev_logits.shape[0], prev_logits.shape[2]
+        heads, n_k = self.num_heads, self.num_keys
+        logits = prev_logits.transpose(1, 2).contiguous()  # (B, N, h, n); free after an LA layer or if h = 1
+        sources = [p for m in (self.theta, self.psi) if m is not None for p in m.parameters()]
+        theta, psi = self.kernel_cache.get(self, 'kernels', sources, self._conv_kernels)
+        if theta is not None or psi is not None:
+            # (B, N, h·n) memory is a channels-last (B, h·n, H, W) map: both transforms are convs on it (oneDNN
+            # runs them on this layout directly, and beats a GEMM with 49-wide operands).
+            maps = logits.view(batch, *hw_shape, heads * n_k).permute(0, 3, 1, 2)
+            if theta is not None:
+                maps = F.conv2d(maps, *theta, groups=heads)
+            if psi is not None:
+                maps = F.conv2d(maps, *psi, padding=self.psi.padding, groups=heads * n_k)
+            logits = maps.permute(0, 2, 3, 1).reshape(batch, n_q, heads, n_k)
+        probs = logits.softmax(dim=-1)
+        flat = self.attn_drop(probs).view(batch, n_q, heads * n_k)
+        out = self.proj_drop(self.project_pooled_values(flat, v))
+        return out, logits.transpose(1, 2), probs.transpose(1, 2)
+
+    def _conv_kernels(self) -> Tuple[Optional[Tuple[torch.Tensor, torch.Tensor]], ...]:
+        """(weight, bias) of Θ as a 1x1 conv with one n -> n group per head, and of Ψ as a depthwise conv over
+        the h·n channels (channel head·n + key), or None where the transform is off. Cached at inference."""
+        heads, n_k = self.num_heads, self.num_keys
+        theta = psi = None
+        if self.theta is not None:
+            weight, bias = self.theta.weight.reshape(-1, n_k, 1, 1), self.theta.bias.reshape(-1)
+            theta = (weight, bias) if self.theta.per_head else (weight.repeat(heads, 1, 1, 1), bias.repeat(heads))
+        if self.psi is not None:
+            weight, bias = self.psi.weight, self.psi.bias
+            if not self.psi_per_key:
+                weight, bias = weight.repeat_interleave(n_k, 0), bias.repeat_interleave(n_k)
+            psi = (weight, bias)
+        return theta, psi
+
+    def project_pooled_values(self, flat_probs: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``proj(merge_heads(probs @ v))`` computed as Σ_h probs_h · (v_h W_hᵀ) + b (exact re-association).
 
-        The values live on the n pooled tokens, so projecting them first costs n·C² per head instead of
-        N·C² for the query tokens, and the head merge disappears: probs (B, h, N, n), v (B, h, n, d) ->
-        (B, N, C).
+        The values live on the n pooled tokens, so projecting them first costs n·C² instead of N·C² for the
+        query tokens, and the head merge disappears: one GEMM over (head, key slot),
+        flat_probs (B, N, h·n) @ (B, h·n, C_out), with v (B, h, n, d) -> (B, N, C_out).
         """
-        batch, heads, n_queries, n_keys = probs.shape
-        weight = self.proj.weight.view(-1, heads, v.shape[-1])  # (C_out, h, d)
+        batch, heads, n_keys, head_dims = v.shape
+        weight = self.proj.weight.view(-1, heads, head_dims)  # (C_out, h, d)
         projected = torch.einsum('bhnd,chd->bhnc', v, weight).reshape(batch, heads * n_keys, -1)
-        # One GEMM over (head, key slot): (B, N, h·n) @ (B, h·n, C_out); a view when h = 1.
-        flat = probs.transpose(1, 2).reshape(batch, n_queries, heads * n_keys)
-        return torch.baddbmm(self.proj.bias.to(projected.dtype), flat, projected)
+        return torch.baddbmm(self.proj.bias.to(projected.dtype), flat_probs, projected)
 
 
 @register_model
