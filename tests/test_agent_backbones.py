@@ -130,3 +130,23 @@ def test_init_cfg_none_trains_from_scratch():
     assert 0.01 < attn.an_bias.std().item() < 0.03  # trunc normal std 0.02
     assert attn.qkv.bias.abs().sum() == 0
     assert torch.isfinite(model(torch.randn(1, 3, 64, 64))[-1]).all()
+
+
+def test_window_attention_bias_cached_at_inference_only():
+    """The relative-position bias (+ shift mask) is built once per size at inference, rebuilt after a weight
+    change and never cached in training; the shifted form masks across regions as the literal formula does."""
+    from mmagent.models.layers import ShiftedWindowAttention
+    op = ShiftedWindowAttention(16, 2, window_size=7, shift_size=3).eval()
+    x = torch.randn(2, 10 * 12, 16)
+    with torch.no_grad():
+        first = op(x, (10, 12))
+        assert torch.equal(op(x, (10, 12)), first)
+        assert op.bias_cache.misses == 1 and op.bias_cache.hits == 1
+        op.bias_cache.enabled = False
+        assert torch.allclose(op(x, (10, 12)), first, atol=1e-6, rtol=0)
+        op.bias_cache.enabled = True
+        op.relative_position_bias_table.add_(torch.randn_like(op.relative_position_bias_table))  # not a constant: softmax ignores those
+        assert not torch.allclose(op(x, (10, 12)), first) and op.bias_cache.misses == 2
+    op.train()
+    op(x, (10, 12)).sum().backward()
+    assert op.relative_position_bias_table.grad.abs().sum() > 0 and op.bias_cache.misses == 2

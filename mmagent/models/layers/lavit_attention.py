@@ -265,8 +265,6 @@ class LaViTLessAttention(_PooledAttentionBase):
             raise ValueError(f'LaViTLessAttention needs the previous layer\'s attention of shape (B, heads, N, '
                              f'n) = {expected}, got {got}: an LA layer must follow a VA or LA layer of the same '
                              f'stage (same heads and pool_size)')
-        if n_q != hw_shape[0] * hw_shape[1]:
-            raise ValueError(f'{n_q} tokens do not form the grid {hw_shape[0]}x{hw_shape[1]}')
         v = split_heads(self.v(self.pooled(x, hw_shape)), self.num_heads)
         if self.mode == 'naive':
             logits = self.transform(prev_logits, hw_shape)

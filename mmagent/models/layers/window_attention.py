@@ -10,7 +10,7 @@ from mmengine.model import BaseModule
 
 from ...registry import register_model
 from .agent_attention import merge_heads, split_heads
-from .common import init_linear_trunc_normal
+from .common import DerivedTensorCache, init_linear_trunc_normal
 
 __all__ = ['ShiftedWindowAttention', 'SpatialReductionAttention']
 
@@ -39,9 +39,8 @@ def relative_position_index(window: int) -> torch.Tensor:
 @register_model
 class ShiftedWindowAttention(BaseModule):
     """Swin W-MSA / SW-MSA over an (H, W) map of any size: pads to a multiple of the window, optionally
-    rolls by ``shift_size`` with the usual region mask (between regions: -inf, -100 in the official code), attends
-    within windows with
-    the relative-position bias, and crops the padding again.
+    rolls by ``shift_size`` with the usual region mask (between regions: -inf, -100 in the official code),
+    attends within windows with the relative-position bias, and crops the padding again.
 
     Args:
         embed_dims: channels C.
@@ -88,6 +87,7 @@ class ShiftedWindowAttention(BaseModule):
         nn.init.trunc_normal_(self.relative_position_bias_table, std=.02)
         init_linear_trunc_normal(self)
         self._mask_cache: Dict[Tuple, torch.Tensor] = {}
+        self.bias_cache = DerivedTensorCache()
 
     def extra_repr(self) -> str:
         return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, window_size={self.window_size}, '
@@ -117,17 +117,29 @@ class ShiftedWindowAttention(BaseModule):
             self._mask_cache[key] = mask
         return mask
 
-    def _window_attention(self, windows: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+    def _attention_bias(self, padded_hw: Tuple[int, int], shift: int, dtype: torch.dtype,
+                        device: torch.device) -> torch.Tensor:
+        """The additive attention mask: the relative-position bias (heads, n, n), plus the shift mask as
+        (nW, heads, n, n) when shifted. Cached at inference (it is as large as the attention of one image)."""
+        def compute() -> torch.Tensor:
+            n = self.window_size ** 2
+            bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+            bias = bias.view(n, n, -1).permute(2, 0, 1)
+            if shift:
+                bias = bias.unsqueeze(0) + self._shift_mask(padded_hw, shift, device).unsqueeze(1)
+            return bias.to(dtype)
+
+        key = (padded_hw if shift else None, shift, dtype)
+        return self.bias_cache.get(self, key, (self.relative_position_bias_table, ), compute)
+
+    def _window_attention(self, windows: torch.Tensor, padded_hw: Tuple[int, int], shift: int) -> torch.Tensor:
         """(B·nW, n, C) windows -> (B·nW, n, C): softmax(s·QKᵀ + relative bias (+ shift mask))·V, fused."""
         b_windows, n, c = windows.shape
         q, k, v = (split_heads(t, self.num_heads) for t in self.qkv(windows).chunk(3, dim=-1))
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        bias = bias.view(n, n, -1).permute(2, 0, 1)  # (heads, n, n)
-        if mask is not None:  # windows are image-major: view the batch as (B, nW) to broadcast the mask
-            num_windows = mask.shape[0]
-            bias = bias.unsqueeze(0) + mask.unsqueeze(1)  # (nW, heads, n, n)
-            q, k, v = (t.reshape(-1, num_windows, *t.shape[1:]) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype),
+        bias = self._attention_bias(padded_hw, shift, q.dtype, q.device)
+        if bias.dim() == 4:  # windows are image-major: view the batch as (B, nW) to broadcast the shift mask
+            q, k, v = (t.reshape(-1, bias.shape[0], *t.shape[1:]) for t in (q, k, v))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
                                              dropout_p=self.attn_drop.p if self.training else 0., scale=self.scale)
         return self.proj_drop(self.proj(merge_heads(out.reshape(b_windows, self.num_heads, n, -1))))
 
@@ -147,12 +159,10 @@ class ShiftedWindowAttention(BaseModule):
         shift = self.shift_size
         if shift and self.no_shift_on_small_map and min(height, width) <= window:
             shift = 0
-        mask = None
         if shift:
             x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-            mask = self._shift_mask(padded_hw, shift, x.device)
 
-        out = self._window_attention(window_partition(x, window), mask)
+        out = self._window_attention(window_partition(x, window), padded_hw, shift)
         out = window_reverse(out, window, *padded_hw)
         if shift:
             out = torch.roll(out, shifts=(shift, shift), dims=(1, 2))
