@@ -5,8 +5,8 @@ import sys
 
 import torch
 
-from mmagent.analysis.benchmark import (Candidate, baseline_for, benchmark, block_latencies, build_backbone_spec,
-                                        cpu_peak_bytes, naive_variant)
+from mmagent.analysis.benchmark import (Candidate, attention_macs, baseline_for, benchmark, block_latencies,
+                                        build_backbone_spec, cpu_peak_bytes, naive_variant)
 
 from .conftest import REPO_ROOT
 
@@ -55,3 +55,31 @@ def test_tool_runs_and_writes_ratios(tmp_path):
     against = {r['against'] for r in summary['ratios']}
     assert against == {'mmdet Swin-T', summary['results'][2]['name']}
     assert all(r['latency'] > 0 and r['memory'] > 0 for r in summary['ratios'])
+
+
+def test_tool_reports_lavit_la_over_va_latency_and_macs(tmp_path):
+    # --per-block on LaViT: per stage, an LA layer's latency and MACs over a VA layer's (attention op).
+    out = tmp_path / 'lavit.json'
+    result = subprocess.run(
+        [sys.executable, 'tools/benchmark.py', 'LaViT:t,loss_dp_weight=0', '--shape', '64', '96', '--batch-sizes',
+         '1', '--warmup', '1', '--repeats', '1', '--per-block', '--no-memory', '--no-baseline', '--json', str(out)],
+        cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'LA / VA latency per stage' in result.stdout and 'LA / VA MACs per stage' in result.stdout
+    summary = json.loads(out.read_text())
+    stages = [f'stage{i}' for i in range(1, 5)]  # LaViT-T: one VA and one or two LA layers per stage
+    assert sorted(summary['la_over_va_macs']) == stages
+    assert {f'{s}/{part}' for s in stages for part in ('attention', 'block')} == set(summary['la_over_va'])
+    # an LA layer drops Q and Q·Kᵀ: fewer MACs than the VA layer, and more than the shared folded projection
+    assert all(0.3 < v < 1 for v in summary['la_over_va_macs'].values()), summary['la_over_va_macs']
+
+
+def test_attention_macs_match_the_ops_counted_alone():
+    from mmagent.analysis import count_flops
+    model = build_backbone_spec('LaViT:t,loss_dp_weight=0')
+    macs = attention_macs(model, torch.randn(1, 3, 64, 96))
+    assert sorted(macs) == sorted(f'{n}.attn' for n, m in model.named_modules() if type(m).__name__ == 'LaViTBlock')
+    va = model.stage2[0].attn  # RAD residual as its third input
+    x, hw = torch.randn(1, 8 * 12, va.embed_dims), (8, 12)
+    alone = count_flops(va, (x, hw, torch.randn(1, va.num_heads, 96, 49))).total()
+    assert macs['stage2.0.attn'] == alone > 0

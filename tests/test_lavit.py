@@ -149,6 +149,61 @@ def test_la_fast_and_naive_match_the_literal_spec(heads, theta, psi_groups, psi_
             assert torch.allclose(fp.grad, np_.grad, atol=1e-3, rtol=1e-4), name
 
 
+def literal_va(va, x, hw, residual=None):
+    """Spec C.4 written out: Q from all tokens, [K | V] from the pooled tokens, (Q Kᵀ)/√d (+ R), softmax, proj."""
+    b, n_q, c = x.shape
+    heads = va.num_heads
+    pooled = va.kv_norm(F.adaptive_avg_pool2d(x.transpose(1, 2).reshape(b, c, *hw), 7).flatten(2).transpose(1, 2))
+    k, v = (va.kv(pooled)[..., i * c:(i + 1) * c].reshape(b, N_KEYS, heads, -1).transpose(1, 2) for i in range(2))
+    q = va.q(x).reshape(b, n_q, heads, -1).transpose(1, 2)
+    logits = q @ k.transpose(-2, -1) / math.sqrt(c // heads)
+    if residual is not None:
+        logits = logits + residual
+    z = (logits.softmax(-1) @ v).transpose(1, 2).reshape(b, n_q, c)
+    return va.proj(z), logits
+
+
+@pytest.mark.parametrize('heads, batch, with_residual', [(1, 1, False), (2, 2, True), (3, 1, True), (3, 2, False)])
+def test_va_fast_and_naive_match_the_literal_spec(heads, batch, with_residual):
+    """The fast VA path (scale on the pooled keys, Q·Kᵀ written heads-inner, folded projection) against the naive
+    path and the spec written out: outputs, logits and probabilities without autograd and with it, and the
+    gradients of every parameter, the input and the RAD residual."""
+    torch.manual_seed(0)
+    c, hw = 10 * heads, (9, 11)  # head dim 10: the 1/√d scale is not a power of two
+    fast, naive = LaViTVanillaAttention(c, heads), LaViTVanillaAttention(c, heads, mode='naive')
+    with torch.no_grad():
+        for p in fast.parameters():
+            p.normal_(0, 0.3)
+    naive.load_state_dict(fast.state_dict())
+    x = torch.randn(batch, hw[0] * hw[1], c)
+    residual = torch.randn(batch, heads, hw[0] * hw[1], N_KEYS) if with_residual else None
+    ref_out, ref_logits = literal_va(fast, x, hw, residual)
+    with torch.no_grad():
+        for module in (fast, naive):
+            out, logits, probs = module(x, hw, residual)
+            assert logits.shape == probs.shape == (batch, heads, hw[0] * hw[1], N_KEYS)
+            assert torch.allclose(logits, ref_logits, atol=1e-5, rtol=1e-5)
+            assert torch.allclose(probs, ref_logits.softmax(-1), atol=1e-6, rtol=0)
+            assert torch.allclose(out, ref_out, atol=1e-5, rtol=1e-5)
+        # heads inner: the LA layer's transpose(1, 2).contiguous() on entry is then a no-op
+        assert fast(x, hw, residual)[1].transpose(1, 2).is_contiguous()
+    grads = []
+    for module in (fast, naive):
+        module.zero_grad()
+        xg = x.clone().requires_grad_()
+        rg = residual.clone().requires_grad_() if with_residual else None
+        out, logits, probs = module(xg, hw, rg)
+        assert torch.allclose(logits, ref_logits, atol=1e-5, rtol=1e-5) and torch.allclose(out, ref_out, atol=1e-5)
+        (out.square().sum() + (logits * probs).sum()).backward()
+        grads.append([xg.grad] + ([rg.grad] if with_residual else []) + [p.grad for p in module.parameters()])
+    for f_grad, n_grad in zip(*grads):
+        assert torch.allclose(f_grad, n_grad, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match='does not match the logits'):
+        fast(x, hw, torch.zeros(batch, heads, 5, N_KEYS))
+    with pytest.raises(ValueError, match="mode must be 'fast' or 'naive'"):
+        LaViTVanillaAttention(c, heads, mode='slow')
+
+
 def test_la_conv_kernels_cached_at_inference_only():
     la = LaViTLessAttention(32, 2).eval()
     x, prev = torch.randn(1, 30, 32), torch.randn(1, 2, 30, 49)
@@ -164,7 +219,21 @@ def test_la_conv_kernels_cached_at_inference_only():
     assert la.kernel_cache.misses == 2 and la.kernel_cache.hits == 1
 
 
-def test_lavit_attn_mode_switches_every_la_layer():
+def test_model_built_under_inference_mode_runs_uncached():
+    # Parameters created under inference_mode have no version counter, so the cache cannot see a change:
+    # it must compute instead of failing or serving a stale value.
+    with torch.inference_mode():
+        la = LaViTLessAttention(32, 2).eval()
+        x, prev = torch.randn(1, 30, 32), torch.randn(1, 2, 30, 49)
+        first = la(x, (5, 6), prev)[1]
+        la.psi.weight.add_(0.1)
+        assert not torch.allclose(la(x, (5, 6), prev)[1], first)
+        assert la.kernel_cache.hits == la.kernel_cache.misses == 0
+        model = small().eval()
+        assert [o.shape[1] for o in model(torch.randn(1, 3, 67, 90))] == [16, 32, 48, 64]
+
+
+def test_lavit_attn_mode_switches_every_attention_layer():
     fast, naive = small().eval(), small(attn_mode='naive').eval()
     naive.load_state_dict(fast.state_dict())
     with torch.no_grad():
@@ -174,7 +243,9 @@ def test_lavit_attn_mode_switches_every_la_layer():
         naive.load_state_dict(fast.state_dict())
         x = torch.randn(1, 3, 67, 90)
         outs = zip(fast(x), naive(x))
-    assert {m.mode for m in naive.modules() if isinstance(m, LaViTLessAttention)} == {'naive'}
+    kinds = (LaViTLessAttention, LaViTVanillaAttention)
+    assert {(type(m), m.mode) for m in naive.modules() if isinstance(m, kinds)} == {(k, 'naive') for k in kinds}
+    assert {(type(m), m.mode) for m in fast.modules() if isinstance(m, kinds)} == {(k, 'fast') for k in kinds}
     assert all(torch.allclose(a, b, atol=1e-4, rtol=1e-4) for a, b in outs)
     with pytest.raises(ValueError, match="mode must be 'fast' or 'naive'"):
         LaViTLessAttention(32, 2, mode='slow')
@@ -657,7 +728,7 @@ def test_size_targets_at_224(arch):
     flops = count_flops(model, (torch.randn(1, 3, 224, 224), ))
     assert abs(flops.total() / flops_target - 1) <= 0.05, flops.total()
     by_operator = flops.by_operator()
-    assert by_operator['adaptive_avg_pool2d'] > 0 and by_operator['baddbmm'] > 0  # LA layers' folded projection
+    assert by_operator['adaptive_avg_pool2d'] > 0 and by_operator['baddbmm'] > 0  # the folded output projections
     assert 'upsample_bilinear2d' not in by_operator  # at 224 no position embedding is resized
     backbone = sum(p.numel() for p in LaViT(arch=arch).parameters())
     assert params - backbone == 1000 * (model.embed_dims[-1] + 1)  # the head is the only classification module

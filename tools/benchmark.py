@@ -27,9 +27,9 @@ from mmengine.config import DictAction
 
 import mmagent  # noqa: F401
 from mmagent.analysis import load_config
-from mmagent.analysis.benchmark import (BASELINE_NAMES, BASELINES, Candidate, baseline_for, benchmark,
-                                        block_latencies, build_backbone_spec, build_baseline, format_table,
-                                        naive_variant)
+from mmagent.analysis.benchmark import (BASELINE_NAMES, BASELINES, Candidate, attention_macs, baseline_for,
+                                        benchmark, block_latencies, build_backbone_spec, build_baseline,
+                                        format_table, naive_variant)
 from mmagent.analysis.complexity import build_backbone, build_model
 from mmagent.engine import task_of
 from mmagent.models.layers.common import DerivedTensorCache
@@ -182,6 +182,17 @@ def main():
         if ratios:
             summary['la_over_va'] = ratios
             print('  LA / VA latency per stage: ' + ', '.join(f'{k} {v:.2f}x' for k, v in ratios.items()))
+            # The MAC ratio is the floor a latency ratio can reach when every op runs at the same efficiency.
+            macs = attention_macs(model, x)
+            per_stage = {}
+            for name, value in macs.items():
+                kind = model.get_submodule(name.removesuffix('.attn')).kind
+                per_stage.setdefault((name.split('.')[0], kind), []).append(value)
+            mac_ratios = {stage: statistics.mean(per_stage[(stage, 'la')]) / statistics.mean(per_stage[(stage, 'va')])
+                          for stage, kind in per_stage if kind == 'la' and (stage, 'va') in per_stage}
+            summary['la_over_va_macs'] = mac_ratios
+            print('  LA / VA MACs per stage (attention): '
+                  + ', '.join(f'{k} {v:.2f}x' for k, v in mac_ratios.items()))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(summary, f, indent=2)

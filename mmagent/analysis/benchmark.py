@@ -22,7 +22,7 @@ import torch.nn as nn
 
 __all__ = [
     'BASELINES', 'Candidate', 'Measurement', 'build_backbone_spec', 'baseline_for', 'naive_variant',
-    'cpu_peak_bytes', 'benchmark', 'block_latencies', 'format_table'
+    'cpu_peak_bytes', 'benchmark', 'block_latencies', 'attention_macs', 'format_table'
 ]
 
 # mmdet's own backbones at the T size, as in mmdet's Swin-T / PVT-T configs.
@@ -264,6 +264,31 @@ def block_latencies(model: nn.Module, x: torch.Tensor, warmup: int = 2, repeats:
             for _ in range(repeats):
                 model(x)
     return {name: statistics.median(values) * 1e3 for name, values in times.items()}
+
+
+def attention_macs(model: nn.Module, x: torch.Tensor,
+                   block_types: Tuple[str, ...] = ('TransformerBlock', 'LaViTBlock')) -> Dict[str, int]:
+    """Multiply-accumulates of every block's attention op at this input (fvcore convention, as tools/flops.py),
+    keyed ``'<block>.attn'`` like :func:`block_latencies`: the compute floor that its latency is read against."""
+    from .complexity import count_flops  # fvcore is only needed here
+    attns = {f'{name}.attn': m.attn for name, m in model.named_modules()
+             if type(m).__name__ in block_types and hasattr(m, 'attn')}
+    calls: Dict[str, tuple] = {}
+    handles = [attn.register_forward_pre_hook(lambda module, args, _name=name: calls.setdefault(_name, args))
+               for name, attn in attns.items()]
+    model.eval()
+    try:
+        with torch.inference_mode():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    macs = {}
+    for name, args in calls.items():
+        while args and args[-1] is None:  # an optional input left out (a VA layer without RAD residual)
+            args = args[:-1]
+        macs[name] = int(count_flops(attns[name], tuple(a.clone() if torch.is_tensor(a) else a for a in args)).total())
+    return macs
 
 
 def format_table(results: Sequence[Measurement]) -> str:

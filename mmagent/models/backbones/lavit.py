@@ -120,7 +120,7 @@ class LaViT(BackboneBase):
         qkv_bias: biases of ``q``, ``kv`` and ``v``.
         carry: what a layer hands on: ``'logits'`` (pre-softmax) or ``'probs'``.
         theta, theta_init, psi, psi_kernel, psi_groups: the LA transforms (see :class:`LaViTLessAttention`).
-        attn_mode: ``'fast'`` or ``'naive'`` (literal) computation of the LA layers, same results.
+        attn_mode: ``'fast'`` or ``'naive'`` (literal) computation of the VA and LA layers, same results.
         la_ffn: LA layers have a norm + FFN (True) or only attention (figure-literal, False).
         rad: residual attention downsampling into the first VA layer of stages 2..4.
         rad_head_mix: ``'linear'`` (learned, replication init) or ``'repeat'``.
@@ -263,7 +263,8 @@ class LaViT(BackboneBase):
             for index in range(depths[stage]):
                 if index < num_va_layers[stage]:
                     kind = 'va'
-                    attn = LaViTVanillaAttention(dims, heads, pool_size, kv_norm, qkv_bias, attn_drop_rate, drop_rate)
+                    attn = LaViTVanillaAttention(dims, heads, pool_size, kv_norm, qkv_bias, attn_drop_rate, drop_rate,
+                                                 attn_mode)
                 else:
                     kind = 'la'
                     attn = LaViTLessAttention(dims, heads, pool_size, kv_norm, qkv_bias, theta, theta_init, psi,

@@ -66,6 +66,9 @@ class DerivedTensorCache:
                 or torch.jit.is_tracing() or torch.jit.is_scripting()):
             return compute()
         sources = tuple(sources)
+        if any(p.is_inference() for p in sources):
+            # Parameters created under inference_mode have no version counter: a change could not be seen.
+            return compute()
         full_key = (key, tuple((p._version, p.data_ptr(), p.dtype, p.device) for p in sources))
         if full_key in self._entries:
             self._entries.move_to_end(full_key)

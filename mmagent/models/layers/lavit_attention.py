@@ -23,8 +23,8 @@ from .agent_attention import merge_heads, split_heads
 from .common import DerivedTensorCache, pool_tokens_to_grid, resize_grid
 
 __all__ = [
-    'pool_tokens', 'logits_to_query_grid', 'query_grid_to_logits', 'KeyAxisLinear', 'LaViTVanillaAttention',
-    'LaViTLessAttention', 'ResidualAttentionDownsample'
+    'pool_tokens', 'logits_to_query_grid', 'query_grid_to_logits', 'heads_inner_scores', 'KeyAxisLinear',
+    'LaViTVanillaAttention', 'LaViTLessAttention', 'ResidualAttentionDownsample'
 ]
 
 AttentionOutput = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -63,6 +63,22 @@ def query_grid_to_logits(grid: torch.Tensor, batch: int, heads: int, num_keys: i
     if per_key_channels:
         return grid.reshape(batch, heads, num_keys, n_q).permute(0, 1, 3, 2)
     return grid.reshape(batch, num_keys, heads, n_q).permute(0, 2, 3, 1)
+
+
+def heads_inner_scores(q: torch.Tensor, k_t: torch.Tensor) -> torch.Tensor:
+    """q (B, h, N, d) @ k_t (B, h, d, n), returned laid out (B, N, h, n) in memory ("heads inner").
+
+    Without autograd each image's product is written straight into that layout (a strided batched GEMM, no
+    copy); with autograd (``out=`` is not differentiable) or under a tracer (the FLOPs counter) the
+    (B, h, N, n) product is copied once.
+    """
+    b, heads, n_q, _ = q.shape
+    if torch.jit.is_tracing() or (torch.is_grad_enabled() and (q.requires_grad or k_t.requires_grad)):
+        return (q @ k_t).transpose(1, 2).contiguous()
+    out = q.new_empty(b, n_q, heads, k_t.shape[-1])
+    for i in range(b):  # one call per image: torch only writes a batched matmul in place for one batch dim
+        torch.matmul(q[i], k_t[i], out=out[i].transpose(0, 1))
+    return out
 
 
 class KeyAxisLinear(nn.Module):
@@ -105,8 +121,11 @@ class _PooledAttentionBase(nn.Module):
     """Shared by VA and LA: pooled tokens (+ ``kv_norm``), heads, softmax, dropout, output projection."""
 
     def __init__(self, embed_dims: int, num_heads: int, pool_size: int, kv_norm: bool, attn_drop: float,
-                 proj_drop: float) -> None:
+                 proj_drop: float, mode: str) -> None:
         super().__init__()
+        if mode not in ('fast', 'naive'):
+            raise ValueError(f"mode must be 'fast' or 'naive', got {mode!r}")
+        self.mode = mode
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims {embed_dims} is not divisible by num_heads {num_heads}')
         if pool_size < 1:
@@ -124,9 +143,33 @@ class _PooledAttentionBase(nn.Module):
         return self.kv_norm(pool_tokens(x, hw_shape, self.pool_size))
 
     def attend(self, logits: torch.Tensor, v: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Literal form: (B, h, N, n) logits, v (B, h, n, d) -> proj(merge_heads(softmax · v)), probs."""
         probs = logits.softmax(dim=-1)
         out = merge_heads(self.attn_drop(probs) @ v)
         return self.proj_drop(self.proj(out)), probs
+
+    def attend_heads_inner(self, logits: torch.Tensor, v: torch.Tensor) -> AttentionOutput:
+        """Fast form on logits laid out (B, N, h, n) in memory: softmax over the contiguous key axis, then the
+        output projection folded into the values (:meth:`project_pooled_values`), reading the probabilities in
+        place. Returns ``(out, logits, probs)`` with both attentions as (B, h, N, n) views of that layout."""
+        batch, n_q, heads, n_k = logits.shape
+        probs = logits.softmax(dim=-1)
+        flat = self.attn_drop(probs).view(batch, n_q, heads * n_k)
+        out = self.proj_drop(self.project_pooled_values(flat, v))
+        return out, logits.transpose(1, 2), probs.transpose(1, 2)
+
+    def project_pooled_values(self, flat_probs: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``proj(merge_heads(probs @ v))`` computed as Σ_h probs_h · (v_h W_hᵀ) + b (exact re-association).
+
+        The values live on the n pooled tokens, so projecting them first costs n·C² instead of N·C² for the
+        query tokens, and the head merge disappears: one GEMM over (head, key slot),
+        flat_probs (B, N, h·n) @ (B, h·n, C_out), with v (B, h, n, d) -> (B, N, C_out). It costs N·h·n·C MACs
+        against N·n·C + N·C² for attention-then-projection: fewer whenever d > n − n/h (always for d ≥ n).
+        """
+        batch, heads, n_keys, head_dims = v.shape
+        weight = self.proj.weight.view(-1, heads, head_dims)  # (C_out, h, d)
+        projected = torch.einsum('bhnd,chd->bhnc', v, weight).reshape(batch, heads * n_keys, -1)
+        return torch.baddbmm(self.proj.bias.to(projected.dtype), flat_probs, projected)
 
 
 @register_model
@@ -140,6 +183,9 @@ class LaViTVanillaAttention(_PooledAttentionBase):
         kv_norm: LayerNorm on the pooled tokens (``LN_kv``).
         qkv_bias: biases of ``q`` and ``kv``.
         attn_drop, proj_drop: dropout rates.
+        mode: ``'fast'`` (the scale applied to the n pooled keys, Q·Kᵀ written straight into the heads-inner
+            layout, the output projection folded into the values; see :meth:`attend_heads_inner`) or
+            ``'naive'`` (the spec's literal computation, the reference). Same results up to fp32 rounding.
 
     ``forward(x, hw_shape, residual=None)``: x (B, N, C) with N = H·W (already LayerNorm-ed by the block);
     ``residual`` optional (B, h, N, n) logits added before the softmax (RAD). Returns
@@ -153,8 +199,9 @@ class LaViTVanillaAttention(_PooledAttentionBase):
                  kv_norm: bool = True,
                  qkv_bias: bool = True,
                  attn_drop: float = 0.,
-                 proj_drop: float = 0.) -> None:
-        super().__init__(embed_dims, num_heads, pool_size, kv_norm, attn_drop, proj_drop)
+                 proj_drop: float = 0.,
+                 mode: str = 'fast') -> None:
+        super().__init__(embed_dims, num_heads, pool_size, kv_norm, attn_drop, proj_drop, mode)
         self.scale = (embed_dims // num_heads)**-0.5
         self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
         self.kv = nn.Linear(embed_dims, 2 * embed_dims, bias=qkv_bias)
@@ -164,17 +211,23 @@ class LaViTVanillaAttention(_PooledAttentionBase):
                 hw_shape: Tuple[int, int],
                 residual: Optional[torch.Tensor] = None) -> AttentionOutput:
         b, n_q, c = x.shape
-        q = split_heads(self.q(x), self.num_heads)
-        kv = self.kv(self.pooled(x, hw_shape)).reshape(b, self.num_keys, 2, c)
-        k, v = (split_heads(kv[:, :, i], self.num_heads) for i in range(2))
-        logits = (q * self.scale) @ k.transpose(-2, -1)
+        heads, n_k = self.num_heads, self.num_keys
+        if residual is not None and tuple(residual.shape) != (b, heads, n_q, n_k):
+            raise ValueError(f'residual attention of shape {tuple(residual.shape)} does not match the logits '
+                             f'{(b, heads, n_q, n_k)}')
+        kv = self.kv(self.pooled(x, hw_shape)).reshape(b, n_k, 2, c)
+        k, v = (split_heads(kv[:, :, i], heads) for i in range(2))
+        if self.mode == 'naive':
+            logits = (split_heads(self.q(x), heads) * self.scale) @ k.transpose(-2, -1)
+            if residual is not None:
+                logits = logits + residual
+            out, probs = self.attend(logits, v)
+            return out, logits, probs
+        q = self.q(x).view(b, n_q, heads, -1).transpose(1, 2)  # (B, h, N, d), a view
+        logits = heads_inner_scores(q, (k * self.scale).transpose(-2, -1))
         if residual is not None:
-            if residual.shape != logits.shape:
-                raise ValueError(f'residual attention of shape {tuple(residual.shape)} does not match the '
-                                 f'logits {tuple(logits.shape)}')
-            logits = logits + residual
-        out, probs = self.attend(logits, v)
-        return out, logits, probs
+            logits.add_(residual.transpose(1, 2))  # in place: keeps the heads-inner layout (the product is fresh)
+        return self.attend_heads_inner(logits, v)
 
 
 @register_model
@@ -193,8 +246,9 @@ class LaViTLessAttention(_PooledAttentionBase):
         psi: ``'dwconv'`` or ``'none'``.
         psi_kernel: odd kernel size k of Ψ.
         psi_groups: ``'head'`` (weight (h, 1, k, k)) or ``'head_key'`` ((h·n, 1, k, k)).
-        mode: ``'fast'`` (heads-inner layout, one Ψ conv, the output projection folded into the values; see
-            :meth:`_forward_heads_inner`) or ``'naive'`` (the spec's literal computation, the reference).
+        mode: ``'fast'`` (heads-inner layout, Θ and Ψ as convs on it, the output projection folded into the
+            values; see :meth:`_forward_heads_inner`) or ``'naive'`` (the spec's literal computation, the
+            reference).
 
     ``forward(x, hw_shape, prev_logits)``: x (B, N, C), prev_logits (B, h, N, n). Returns
     ``(out (B, N, C), logits A (B, h, N, n) pre-softmax, probs softmax(A))``.
@@ -214,10 +268,7 @@ class LaViTLessAttention(_PooledAttentionBase):
                  attn_drop: float = 0.,
                  proj_drop: float = 0.,
                  mode: str = 'fast') -> None:
-        super().__init__(embed_dims, num_heads, pool_size, kv_norm, attn_drop, proj_drop)
-        if mode not in ('fast', 'naive'):
-            raise ValueError(f"mode must be 'fast' or 'naive', got {mode!r}")
-        self.mode = mode
+        super().__init__(embed_dims, num_heads, pool_size, kv_norm, attn_drop, proj_drop, mode)
         if theta not in ('shared', 'per_head', 'none'):
             raise ValueError(f"theta must be 'shared', 'per_head' or 'none', got {theta!r}")
         if psi not in ('dwconv', 'none'):
@@ -279,15 +330,13 @@ class LaViTLessAttention(_PooledAttentionBase):
 
         * (B, N, h·n) *is* a channels-last (B, h·n, H, W) map: Θ is a grouped 1x1 conv on it (one n -> n
           group per head) and Ψ one depthwise conv over all h·n channels;
-        * softmax runs over the contiguous key axis;
-        * ``proj(merge_heads(probs @ v))`` becomes one GEMM, (B, N, h·n) @ (B, h·n, C) (see
-          :meth:`project_pooled_values`), reading the probabilities in place.
+        * softmax and the folded output projection as in the VA layer (:meth:`attend_heads_inner`).
 
-        Only logits from a VA layer with h > 1 (laid out (B, h, N, n)) are copied once, on entry.
+        Logits that are not in that layout (a naive-mode VA layer's, a caller's) are copied once, on entry.
         """
         batch, n_q = prev_logits.shape[0], prev_logits.shape[2]
         heads, n_k = self.num_heads, self.num_keys
-        logits = prev_logits.transpose(1, 2).contiguous()  # (B, N, h, n); free after an LA layer or if h = 1
+        logits = prev_logits.transpose(1, 2).contiguous()  # (B, N, h, n); free after a fast VA or LA layer
         sources = [p for m in (self.theta, self.psi) if m is not None for p in m.parameters()]
         theta, psi = self.kernel_cache.get(self, 'kernels', sources, self._conv_kernels)
         if theta is not None or psi is not None:
@@ -299,10 +348,7 @@ class LaViTLessAttention(_PooledAttentionBase):
             if psi is not None:
                 maps = F.conv2d(maps, *psi, padding=self.psi.padding, groups=heads * n_k)
             logits = maps.permute(0, 2, 3, 1).reshape(batch, n_q, heads, n_k)
-        probs = logits.softmax(dim=-1)
-        flat = self.attn_drop(probs).view(batch, n_q, heads * n_k)
-        out = self.proj_drop(self.project_pooled_values(flat, v))
-        return out, logits.transpose(1, 2), probs.transpose(1, 2)
+        return self.attend_heads_inner(logits, v)
 
     def _conv_kernels(self) -> Tuple[Optional[Tuple[torch.Tensor, torch.Tensor]], ...]:
         """(weight, bias) of Θ as a 1x1 conv with one n -> n group per head, and of Ψ as a depthwise conv over
@@ -318,18 +364,6 @@ class LaViTLessAttention(_PooledAttentionBase):
                 weight, bias = weight.repeat_interleave(n_k, 0), bias.repeat_interleave(n_k)
             psi = (weight, bias)
         return theta, psi
-
-    def project_pooled_values(self, flat_probs: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """``proj(merge_heads(probs @ v))`` computed as Σ_h probs_h · (v_h W_hᵀ) + b (exact re-association).
-
-        The values live on the n pooled tokens, so projecting them first costs n·C² instead of N·C² for the
-        query tokens, and the head merge disappears: one GEMM over (head, key slot),
-        flat_probs (B, N, h·n) @ (B, h·n, C_out), with v (B, h, n, d) -> (B, N, C_out).
-        """
-        batch, heads, n_keys, head_dims = v.shape
-        weight = self.proj.weight.view(-1, heads, head_dims)  # (C_out, h, d)
-        projected = torch.einsum('bhnd,chd->bhnc', v, weight).reshape(batch, heads * n_keys, -1)
-        return torch.baddbmm(self.proj.bias.to(projected.dtype), flat_probs, projected)
 
 
 @register_model
