@@ -287,7 +287,9 @@ def attention_macs(model: nn.Module, x: torch.Tensor,
     for name, args in calls.items():
         while args and args[-1] is None:  # an optional input left out (a VA layer without RAD residual)
             args = args[:-1]
-        macs[name] = int(count_flops(attns[name], tuple(a.clone() if torch.is_tensor(a) else a for a in args)).total())
+        # clone: the captured inputs are inference tensors, which the tracer cannot record outside inference_mode
+        args = tuple(a.clone() if torch.is_tensor(a) else a for a in args)
+        macs[name] = int(count_flops(attns[name], args).total())
     return macs
 
 
