@@ -9,8 +9,11 @@ import torch
 import mmagent  # noqa: F401  (registers the modules)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# The official reference outputs live beside the checkout (../shared/reference), in CI as here.
-REFERENCE_DIR = os.environ.get('MMAGENT_REFERENCE_DIR', osp.join(REPO_ROOT, '..', 'shared', 'reference'))
+# Outputs of the official implementations, shipped with the tests (tests/data/reference/README.md). A folder
+# named by MMAGENT_REFERENCE_DIR, or ../shared/reference beside the checkout, may add files made later.
+REFERENCE_DIRS = [d for d in (os.environ.get('MMAGENT_REFERENCE_DIR'),
+                              osp.join(REPO_ROOT, 'tests', 'data', 'reference'),
+                              osp.join(REPO_ROOT, '..', 'shared', 'reference')) if d]
 
 
 def pytest_configure(config):
@@ -25,17 +28,17 @@ def _deterministic():
 
 @pytest.fixture(scope='session')
 def reference_dir():
-    if not osp.isdir(REFERENCE_DIR):
-        pytest.skip(f'official reference outputs not found at {osp.abspath(REFERENCE_DIR)} '
-                    f'(set MMAGENT_REFERENCE_DIR); equivalence tests skipped')
-    return REFERENCE_DIR
+    """The folders searched for reference files, first match wins (the shipped one is always there)."""
+    return [d for d in REFERENCE_DIRS if osp.isdir(d)]
 
 
-def load_reference(reference_dir, name):
-    path = osp.join(reference_dir, f'{name}.pth')
-    if not osp.exists(path):
-        pytest.skip(f'reference file {path} is missing; equivalence test skipped')
-    return torch.load(path, weights_only=True)
+def load_reference(reference_dirs, name):
+    for folder in reference_dirs:
+        path = osp.join(folder, f'{name}.pth')
+        if osp.exists(path):
+            return torch.load(path, weights_only=True)
+    raise FileNotFoundError(f'reference file {name}.pth is in none of {reference_dirs}: the shipped copies '
+                            f'live in tests/data/reference')
 
 
 @pytest.fixture(scope='session')

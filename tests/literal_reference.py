@@ -1,4 +1,4 @@
-"""Plain, literal transcriptions of the spec's math, for tests only.
+"""Plain, literal transcriptions of the math in docs/design/, for tests only.
 
 Nothing here is shared with mmagent: resizes and pooling are written as explicit interpolation matrices
 (PyTorch's ``align_corners=False`` convention, spec notation Up_(s)), everything runs in float64.
@@ -39,7 +39,7 @@ def adaptive_pool_matrix(n_in: int, n_out: int) -> torch.Tensor:
 
 
 def agent_attention(x, hw, p, heads, pool, agent_shape, layout='qkv', scale_exp=-0.5):
-    """Spec agent_attention.md §1.1-1.2, step by step. ``p``: dict of the op's parameters."""
+    """docs/design/agent_attention.md (operator and position biases), step by step. ``p``: dict of the op's parameters."""
     x = x.double()
     p = {k: v.double() for k, v in p.items()}
     b, n, c = x.shape
@@ -86,7 +86,7 @@ def agent_attention(x, hw, p, heads, pool, agent_shape, layout='qkv', scale_exp=
 
 
 def focused_linear_attention(x, hw, p, heads, pretrain_hw, power=3, layout='qkv', pe_mode='bicubic'):
-    """Spec flatten_attention.md §1.1, the mean / N^-1/2 form with its 1e-6."""
+    """docs/design/flatten_attention.md, the mean / N^-1/2 form with its 1e-6."""
     x = x.double()
     p = {k: v.double() for k, v in p.items()}
     b, n, c = x.shape

@@ -1,4 +1,4 @@
-"""AgentAttention against a literal float64 transcription of the spec (agent_attention.md §1)."""
+"""AgentAttention against a literal float64 transcription of docs/design/agent_attention.md."""
 import pytest
 import torch
 
@@ -61,7 +61,7 @@ def test_naive_mode_equals_fast_mode_with_gradients(layout):
 def test_biases_broadcast_over_batch_and_cache_at_inference():
     op = AgentAttention(32, 2, agent_num=16, agent_shape=(12, 12), pretrain_hw=28).eval()
     b1, b2 = op.position_biases((25, 37))
-    # One copy for the whole batch (spec D5), shapes (1, h, n', N) and (1, h, N, n').
+    # One copy for the whole batch (the official code repeated them: docs/design/agent_attention.md), shapes (1, h, n', N) and (1, h, N, n').
     assert b1.shape == (1, 2, 144, 25 * 37) and b2.shape == (1, 2, 25 * 37, 144)
     with torch.no_grad():
         op(torch.randn(2, 25 * 37, 32), (25, 37))

@@ -34,7 +34,7 @@ def test_candidates_and_naive_variant():
 
 
 def test_block_latencies_cover_every_block():
-    model = build_backbone_spec('LaViT:t,loss_dp_weight=0')
+    model = build_backbone_spec('LaViT:t,dp_cfg=None')
     latencies = block_latencies(model, torch.randn(1, 3, 64, 64), warmup=1, repeats=1)
     blocks = [k for k in latencies if not k.endswith('.attn')]
     assert len(blocks) == sum(model.depths) and all(f'{k}.attn' in latencies for k in blocks)
@@ -61,7 +61,7 @@ def test_tool_reports_lavit_la_over_va_latency_and_macs(tmp_path):
     # --per-block on LaViT: per stage, an LA layer's latency and MACs over a VA layer's (attention op).
     out = tmp_path / 'lavit.json'
     result = subprocess.run(
-        [sys.executable, 'tools/benchmark.py', 'LaViT:t,loss_dp_weight=0', '--shape', '64', '96', '--batch-sizes',
+        [sys.executable, 'tools/benchmark.py', 'LaViT:t,dp_cfg=None', '--shape', '64', '96', '--batch-sizes',
          '1', '--warmup', '1', '--repeats', '1', '--per-block', '--no-memory', '--no-baseline', '--json', str(out)],
         cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -76,7 +76,7 @@ def test_tool_reports_lavit_la_over_va_latency_and_macs(tmp_path):
 
 def test_attention_macs_match_the_ops_counted_alone():
     from mmagent.analysis import count_flops
-    model = build_backbone_spec('LaViT:t,loss_dp_weight=0')
+    model = build_backbone_spec('LaViT:t,dp_cfg=None')
     macs = attention_macs(model, torch.randn(1, 3, 64, 96))
     assert sorted(macs) == sorted(f'{n}.attn' for n, m in model.named_modules() if type(m).__name__ == 'LaViTBlock')
     va = model.stage2[0].attn  # RAD residual as its third input

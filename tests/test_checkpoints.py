@@ -1,4 +1,4 @@
-"""Official-checkpoint conversion (spec §5.3-5.4, flatten §6.3) and safe checkpoint loading."""
+"""Official-checkpoint conversion (docs/design/checkpoints.md) and safe checkpoint loading."""
 import os
 import subprocess
 import sys

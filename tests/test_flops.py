@@ -1,5 +1,5 @@
-"""tools/flops.py and mmagent.analysis: the cost terms of each attention op (spec T-5), the operator handles,
-the whole-model = backbone + heads decomposition, and the published FLOPs (results.md) within 3%.
+"""tools/flops.py and mmagent.analysis: the cost terms of each attention op, the operator handles,
+the whole-model = backbone + heads decomposition, and the published FLOPs (docs/flops.md) within 3%.
 
 The published-number tests are ``slow``. They count each backbone at full size and each distinct head
 configuration once (``measure_parts`` with a shared heads cache); test_decomposition_is_exact proves on the
@@ -27,7 +27,7 @@ MMDET_SWIN_T = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
 MMSEG_SWIN_T = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
 TOLERANCE = 0.03
 
-# results.md §1.2, §1.5, §2.2, §2.4: whole-model GFLOPs at 1280x800 (COCO) / 512x2048 (ADE20K). Baselines
+# Published whole-model GFLOPs at 1280x800 (COCO) / 512x2048 (ADE20K). Baselines
 # first: their heads are cached for the rows that share them. FLatten-PVT-T Mask R-CNN (published 244 G) is
 # not reproducible by any consistent convention: see test_flatten_pvt_t_detection_deviation.
 PUBLISHED_DOWNSTREAM = [
@@ -47,8 +47,8 @@ PUBLISHED_DOWNSTREAM = [
     ('configs/agent_swin/upernet_agent-swin-b_8xb2-160k_ade20k-512x512.py', 1196),
 ]
 
-# results.md §1.1, §2.1: ImageNet classification models at 224x224, GFLOPs as published; params (M) of the
-# official classification models as counted from their code (results.md §1.7, §2.5).
+# ImageNet classification models at 224x224, GFLOPs as published; params (M) of the
+# official classification models as counted from their code.
 PUBLISHED_CLASSIFICATION = [
     (MMDET_SWIN_T, 4.5, 28.29),  # baseline, mmdet's own Swin (the official Swin-T has 28,288,354 parameters)
     ('configs/agent_swin/mask-rcnn_agent-swin-t_fpn_1x_coco.py', 4.5, 28.90),
@@ -93,9 +93,9 @@ def uncounted(result: Complexity):
     return [op for op in result.skipped if skipped_op_note(op).startswith('NOT COUNTED')]
 
 
-# ---------------------------------------------------------------------------------------------- T-5
+# ---------------------------------------------------------------------------------------------- block costs
 def test_agent_block_counts_agent_matmuls():
-    """Spec T-5: an A block spends 4·N·n'·C on its four agent matmuls, 4·N·C² on projections, k²·N·C on the
+    """An A block spends 4·N·n'·C on its four agent matmuls, 4·N·C² on projections, k²·N·C on the
     DWC, N·C on the agent pooling, and its bias resizes are counted (4 per output element)."""
     c, heads, agent_num, agent_shape, hw = 64, 2, 9, (4, 5), (12, 10)
     attn = AgentAttention(c, heads, agent_num=agent_num, agent_shape=agent_shape, pretrain_hw=7)
@@ -122,7 +122,7 @@ def test_agent_bias_resizes_counted_after_cache_is_warm():
 
 
 def test_window_block_counts_window_matmuls():
-    """Spec T-5: a B block spends 2·N·49·C on attention matmuls, N counted on the map padded to /7."""
+    """A B block spends 2·N·49·C on attention matmuls, N counted on the map padded to /7."""
     c = 32
     attn = ShiftedWindowAttention(c, 2, window_size=7, shift_size=3)
     counts = ops(attn, torch.randn(1, 10 * 12, c), hw_shape=(10, 12))
@@ -131,7 +131,7 @@ def test_window_block_counts_window_matmuls():
 
 
 def test_focused_linear_block_counts():
-    """flatten_attention.md §1.4 / §9: 2·N·C·d for KᵀV and Q(KᵀV), N·C for the normaliser, 25·N·C for the
+    """docs/flops.md: 2·N·C·d for KᵀV and Q(KᵀV), N·C for the normaliser, 25·N·C for the
     5×5 DWC, and the bicubic positional-encoding resize (16 taps per output element)."""
     c, heads, hw = 64, 2, (12, 10)
     d, n = c // heads, hw[0] * hw[1]
@@ -306,7 +306,7 @@ def test_flatten_pvt_t_detection_deviation(tmp_path, heads_cache):
 
 @pytest.mark.slow
 def test_pvt_t_classification_baseline(tmp_path):
-    """The classification form of mmdet's PVT-T: 1.9 G and 13.2 M published (results.md §1.1)."""
+    """The classification form of mmdet's PVT-T: 1.9 G and 13.2 M published (PVT paper)."""
     path = tmp_path / 'mask-rcnn_pvt-t_fpn_1x_coco.py'
     path.write_text(PVT_T_MASK_RCNN)
     result = measure(str(path), mode='classification')

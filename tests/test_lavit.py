@@ -1,5 +1,5 @@
-"""LaViT (mmagent interpretation, spec lavit.md Part C): LA identity init, RAD, the DP loss and its wrapper,
-shapes at odd sizes, every switch of C.9, the T/S/B size targets and loss_dp in real mmdet/mmseg training."""
+"""LaViT (mmagent interpretation, docs/design/lavit.md): LA identity init, RAD, the DP loss and its wrapper,
+shapes at odd sizes, every switch, the T/S/B size targets and loss_dp in real mmdet/mmseg training."""
 import glob
 import math
 import os.path as osp
@@ -30,8 +30,22 @@ SMALL = dict(arch='t', embed_dims=(16, 32, 48, 64), num_heads=(1, 2, 3, 4), dept
 N_KEYS = 49
 
 
+# The switches by their short test names, and the group (la_cfg / rad_cfg / dp_cfg) and key each belongs to.
+SWITCH_GROUPS = {'theta': ('la_cfg', 'theta'), 'theta_init': ('la_cfg', 'theta_init'), 'psi': ('la_cfg', 'psi'),
+                 'psi_kernel': ('la_cfg', 'psi_kernel'), 'psi_groups': ('la_cfg', 'psi_groups'),
+                 'la_ffn': ('la_cfg', 'ffn'), 'carry': ('la_cfg', 'carry'), 'rad_head_mix': ('rad_cfg', 'head_mix'),
+                 'rad_gate': ('rad_cfg', 'gate'), 'loss_dp_weight': ('dp_cfg', 'loss_weight'),
+                 'dp_layers': ('dp_cfg', 'layers'), 'dp_term_weights': ('dp_cfg', 'term_weights')}
+
+
 def small(**kwargs) -> LaViT:
-    return LaViT(**dict(SMALL, **kwargs))
+    groups = {}
+    for short, (group, key) in SWITCH_GROUPS.items():
+        if short in kwargs:
+            groups.setdefault(group, {})[key] = kwargs.pop(short)
+    if kwargs.pop('rad', True) is False:
+        groups['rad_cfg'] = None
+    return LaViT(**dict(SMALL, **kwargs, **groups))
 
 
 def ceil_grids(h, w, num_stages=4):
@@ -57,7 +71,7 @@ def record_attention(model):
 @pytest.mark.parametrize('theta, psi_groups, psi_kernel', [('shared', 'head', 3), ('per_head', 'head_key', 5),
                                                            ('shared', 'head_key', 1)])
 def test_identity_la_reproduces_previous_attention_exactly(theta, psi_groups, psi_kernel):
-    # L-T2: fresh Θ/Ψ are the identity, so the LA layer reuses the VA logits and attention bit for bit; with
+    # fresh Θ/Ψ are the identity, so the LA layer reuses the VA logits and attention bit for bit; with
     # the VA layer's value and output projections copied, its output equals the VA layer's output (up to the
     # rounding of the LA layer's re-associated projection, Σ_h P_h (V_h W_hᵀ) + b).
     va = LaViTVanillaAttention(32, 2)
@@ -80,7 +94,7 @@ def test_identity_la_reproduces_previous_attention_exactly(theta, psi_groups, ps
 
 
 def literal_la(la, x, hw, prev):
-    """Spec C.5 written out: Θ over keys, Ψ per (head[, key]) over the query grid, softmax, values, proj."""
+    """The LA layer of docs/design/lavit.md written out: Θ over keys, Ψ per (head[, key]) over the query grid, softmax, values, proj."""
     b, heads, n_q, n_k = prev.shape
     if la.theta is None:
         t = prev
@@ -150,7 +164,7 @@ def test_la_fast_and_naive_match_the_literal_spec(heads, theta, psi_groups, psi_
 
 
 def literal_va(va, x, hw, residual=None):
-    """Spec C.4 written out: Q from all tokens, [K | V] from the pooled tokens, (Q Kᵀ)/√d (+ R), softmax, proj."""
+    """The VA layer of docs/design/lavit.md written out: Q from all tokens, [K | V] from the pooled tokens, (Q Kᵀ)/√d (+ R), softmax, proj."""
     b, n_q, c = x.shape
     heads = va.num_heads
     pooled = va.kv_norm(F.adaptive_avg_pool2d(x.transpose(1, 2).reshape(b, c, *hw), 7).flatten(2).transpose(1, 2))
@@ -360,7 +374,7 @@ def test_dp_loss_arguments_and_finite_under_bf16():
 
 
 def test_dp_loss_decreases_when_trained_alone():
-    # L-T5: loss_dp is a trainable objective of the attention parameters.
+    # loss_dp is a trainable objective of the attention parameters.
     model = small(loss_dp_weight=1.0, drop_path_rate=0.)
     model.collect_aux_losses = True
     optim = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -417,7 +431,7 @@ def test_dp_layers_select_the_attention_matrices():
 # ------------------------------------------------------------------------------------------------ shapes
 @pytest.mark.parametrize('hw', [(97, 131), (64, 64), (130, 70), (224, 224), (33, 47)])
 def test_shapes_at_any_size(hw):
-    # L-T3: stage grids are ceil(H/4), then ceil(/2); every attention is B×h_m×N_m×49; RAD grids match.
+    # stage grids are ceil(H/4), then ceil(/2); every attention is B×h_m×N_m×49; RAD grids match.
     model = small().eval()
     records = record_attention(model)
     with torch.no_grad():
@@ -439,7 +453,7 @@ def test_nonoverlap_patch_embedding_floors_and_rejects_tiny_inputs():
 
 
 def test_resolution_free_parameters():
-    # L-T1: the same parameters run at every size; nothing in the state dict depends on the input.
+    # the same parameters run at every size; nothing in the state dict depends on the input.
     model = small().eval()
     keys = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     with torch.no_grad():
@@ -495,7 +509,7 @@ SWITCHES = {
 
 @pytest.mark.parametrize('name', sorted(SWITCHES))
 def test_every_switch_builds_and_trains(name):
-    # L-T7: forward + backward in training mode (with loss_dp collected); every parameter gets a gradient,
+    # forward + backward in training mode (with loss_dp collected); every parameter gets a gradient,
     # so no switch leaves parameters unused (DDP-safe), and the outputs keep their shapes.
     kwargs, check = SWITCHES[name]
     model = small(**kwargs)
@@ -695,7 +709,7 @@ def test_lavit_configs_wrap_the_right_arch_and_widths():
         arch = name.split('_lavit-')[1][0]
         model = cfg.model
         assert model.type == 'AuxLossWrapper' and model.backbone.type == 'LaViT' and model.backbone.arch == arch
-        assert model.backbone.loss_dp_weight == 0.1 and model.backbone.init_cfg is None
+        assert model.backbone.dp_cfg.loss_weight == 0.1 and model.backbone.init_cfg is None
         dims = list(LaViT.arch_zoo[arch]['embed_dims'])
         if name.startswith('upernet'):
             assert model.model_type == 'EncoderDecoder' and model.decode_head.in_channels == dims
@@ -708,7 +722,7 @@ def test_lavit_configs_wrap_the_right_arch_and_widths():
 
 
 # ------------------------------------------------------------------------------------------------ sizes
-SIZE_TARGETS = {  # results.md §3.1 (second-hand) / lavit.md C.8; measured: exact classification-form params
+SIZE_TARGETS = {  # published (second-hand, configs/lavit/README.md); measured: exact classification-form params
     't': (10.9e6, 1.6e9, 10_857_165),
     's': (22.4e6, 3.3e9, 22_280_695),
     'b': (39.6e6, 6.1e9, 40_329_745),
@@ -718,7 +732,7 @@ SIZE_TARGETS = {  # results.md §3.1 (second-hand) / lavit.md C.8; measured: exa
 @pytest.mark.slow
 @pytest.mark.parametrize('arch', sorted(SIZE_TARGETS))
 def test_size_targets_at_224(arch):
-    # L-T6: params and FLOPs (the project's fvcore-based counter, 1 MAC = 1 FLOP) within 5 % of the targets.
+    # params and FLOPs (the project's fvcore-based counter, 1 MAC = 1 FLOP) within 5 % of the targets.
     from mmagent.analysis import count_flops
     params_target, flops_target, params_exact = SIZE_TARGETS[arch]
     model = LaViTClassifier(arch=arch).eval()

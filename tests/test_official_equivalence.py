@@ -1,6 +1,6 @@
 """Official weights -> mmagent converter -> same outputs as the official implementation (≤ 1e-5, fp32).
 
-The reference files (``../shared/reference``) hold the official models' state dicts under the official key
+The reference files (``tests/data/reference``, see their README) hold the official models' state dicts under the official key
 names, their inputs and their outputs; see their README.
 """
 import torch

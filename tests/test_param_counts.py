@@ -1,4 +1,4 @@
-"""Backbone-only parameter counts of the downstream modules (results.md §1.7 and §2.5), within 0.01 M."""
+"""Backbone-only parameter counts of the downstream modules (the official modules' counts), within 0.01 M."""
 import pytest
 
 from mmagent.models import AgentPVT, AgentSwinTransformer, FLattenPVT, FLattenSwinTransformer

@@ -6,10 +6,10 @@
                               [--json OUT] [--cfg-options k=v ...]
 
 TARGET is a config (its backbone, or the whole model with --whole-model) or a backbone spec
-``Type[:arch][,key=value,...]``, e.g. ``AgentSwinTransformer:t`` or ``LaViT:s,loss_dp_weight=0``.
+``Type[:arch][,key=value,...]``, e.g. ``AgentSwinTransformer:t`` or ``LaViT:s,dp_cfg=None``.
 
-Baselines run in the same process: mmdet's ``SwinTransformer`` (Swin-T) for Swin-skeleton backbones, mmdet's
-``PyramidVisionTransformer`` (PVT-T) for PVT-like ones; ``--naive`` adds the same backbone with its attention
+Baselines run in the same process: the mmdet backbone the model names as its ``benchmark_baseline`` (mmdet's
+``SwinTransformer``, Swin-T, for Swin-skeleton backbones; ``PyramidVisionTransformer``, PVT-T, for pyramid ones); ``--naive`` adds the same backbone with its attention
 ops in their naive (official, literal) form. Reported: median latency over interleaved rounds after
 warm-up, throughput, peak memory, and ratios to the baseline and to the naive form. ``--per-block`` times
 every transformer block of the first candidate (e.g. LaViT's VA vs LA layers).
@@ -26,13 +26,12 @@ import torch.nn as nn
 from mmengine.config import DictAction
 
 import mmagent  # noqa: F401
-from mmagent.analysis import load_config
+from mmagent.analysis import build_backbone, build_model, load_config
 from mmagent.analysis.benchmark import (BASELINE_NAMES, BASELINES, Candidate, attention_macs, baseline_for,
                                         benchmark, block_latencies, build_backbone_spec, build_baseline,
                                         format_table, naive_variant)
-from mmagent.analysis.complexity import build_backbone, build_model
-from mmagent.engine import task_of
-from mmagent.models.layers.common import DerivedTensorCache
+from mmagent.models.api import set_caches_enabled
+from mmagent.utils.config import task_of
 
 DTYPES = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
@@ -125,10 +124,7 @@ def main():
     candidates = build_candidates(args)
     if args.no_cache:
         for candidate in candidates:
-            for module in candidate.model.modules():
-                for cache in vars(module).values():
-                    if isinstance(cache, DerivedTensorCache):
-                        cache.enabled = False
+            set_caches_enabled(candidate.model, False)
     print(f'device {args.device}, {torch.get_num_threads()} threads, dtype {args.dtype}, '
           f'{"forward+backward" if args.backward else "forward"}, warm-up {args.warmup}, {args.repeats} rounds')
     results = benchmark(candidates, args.shapes, args.batch_sizes, args.device, args.backward, args.warmup,

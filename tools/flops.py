@@ -15,7 +15,7 @@ from mmengine.config import DictAction
 
 import mmagent  # noqa: F401  (registers mmagent's modules, so configs without custom_imports work too)
 from mmagent.analysis import load_config, measure
-from mmagent.engine import task_of
+from mmagent.utils.config import task_of
 
 
 def parse_args() -> argparse.Namespace:

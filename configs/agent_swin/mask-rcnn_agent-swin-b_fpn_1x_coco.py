@@ -1,5 +1,5 @@
 # Agent-Swin-B + Mask R-CNN, 1x. No official config or result exists (the README's link points to a missing
-# file, spec D13); mmagent baseline with the Agent-Swin recipe and the drop-path rate of the official
+# file); mmagent baseline with the Agent-Swin recipe and the drop-path rate of the official
 # Agent-Swin-B Cascade config (0.4).
 _base_ = './mask-rcnn_agent-swin-t_fpn_1x_coco.py'
 

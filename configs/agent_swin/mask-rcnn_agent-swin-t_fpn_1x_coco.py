@@ -1,7 +1,7 @@
-# Agent-Swin-T + Mask R-CNN, 1x (official agent_swin_t_mrcnn_1x_9-12-14-7.py; spec agent_attention.md §8.1).
+# Agent-Swin-T + Mask R-CNN, 1x (official agent_swin_t_mrcnn_1x_9-12-14-7.py).
 # The official recipe trains 1x with the same multi-scale + crop pipeline as 3x, so this inherits mmdet's
 # Swin "ms-crop" config and keeps its pipeline, AdamW (lr 1e-4, wd 0.05) and test settings.
-_base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py'
+_base_ = ['mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py', '../_base_/no_decay/agent.py']
 custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
@@ -22,19 +22,7 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
     dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[8, 11], gamma=0.1)
 ]
-# No weight decay for norms, Swin's relative-position tables and the six agent bias tensors.
-optim_wrapper = dict(
-    paramwise_cfg=dict(
-        custom_keys={
-            'absolute_pos_embed': dict(decay_mult=0.),
-            'relative_position_bias_table': dict(decay_mult=0.),
-            'norm': dict(decay_mult=0.),
-            'an_bias': dict(decay_mult=0.),
-            'na_bias': dict(decay_mult=0.),
-            'ah_bias': dict(decay_mult=0.),
-            'aw_bias': dict(decay_mult=0.),
-            'ha_bias': dict(decay_mult=0.),
-            'wa_bias': dict(decay_mult=0.),
-        }))
+# No weight decay: the Agent family rule (configs/_base_/no_decay/agent.py).
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={{_base_.no_decay_keys}}))
 # 8 GPUs x 2 images; enable with tools/train.py --auto-scale-lr when training with another total batch.
 auto_scale_lr = dict(enable=False, base_batch_size=16)

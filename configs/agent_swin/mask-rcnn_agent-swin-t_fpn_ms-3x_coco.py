@@ -1,9 +1,5 @@
 # Agent-Swin-T + Mask R-CNN, 3x (official agent_swin_t_mrcnn_3x_9-12-14-7.py): the 1x recipe for 36 epochs.
-_base_ = './mask-rcnn_agent-swin-t_fpn_1x_coco.py'
+_base_ = ['./mask-rcnn_agent-swin-t_fpn_1x_coco.py', '../_base_/schedules/step_3x.py']
 
-max_epochs = 36
-train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[27, 33], gamma=0.1)
-]
+train_cfg = dict(max_epochs={{_base_.max_epochs_3x}})
+param_scheduler = {{_base_.param_scheduler_3x}}

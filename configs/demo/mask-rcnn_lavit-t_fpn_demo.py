@@ -6,5 +6,5 @@ _base_ = './mask-rcnn_agent-pvt-t_fpn_demo.py'
 model = dict(
     type='AuxLossWrapper',
     model_type='MaskRCNN',
-    backbone=dict(_delete_=True, type='LaViT', arch='t', drop_path_rate=0.0, loss_dp_weight=0.1, init_cfg=None),
+    backbone=dict(_delete_=True, type='LaViT', arch='t', drop_path_rate=0.0, dp_cfg=dict(loss_weight=0.1), init_cfg=None),
     neck=dict(in_channels=[64, 128, 256, 448]))

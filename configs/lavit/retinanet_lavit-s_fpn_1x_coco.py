@@ -1,5 +1,5 @@
 # LaViT-S + RetinaNet, COCO 1x: the LaViT-T RetinaNet recipe with the S widths and drop path 0.2.
-# mmagent interpretation of LaViT. Published counterpart, second-hand: results.md §3.2 (LaViT-S RetinaNet).
+# mmagent interpretation of LaViT. Published counterpart, second-hand: LaViT-S RetinaNet in configs/lavit/README.md.
 _base_ = './retinanet_lavit-t_fpn_1x_coco.py'
 
 model = dict(backbone=dict(arch='s', drop_path_rate=0.2), neck=dict(in_channels=[64, 128, 320, 512]))

@@ -1,19 +1,7 @@
 # LaViT-T + RetinaNet, 3x with multi-scale training (shorter side 640-800, 36 epochs, steps 27/33). The paper's
-# 3x recipe is unknown (spec lavit.md U10): this is mmagent's PVT-family 3x recipe. mmagent interpretation.
-_base_ = './retinanet_lavit-t_fpn_1x_coco.py'
+# 3x recipe is unknown (docs/design/lavit.md): this is mmagent's PVT-family 3x recipe. mmagent interpretation.
+_base_ = ['./retinanet_lavit-t_fpn_1x_coco.py', '../_base_/schedules/step_3x.py']
 
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='RandomResize', scale=[(1333, 640), (1333, 800)], keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-
-max_epochs = 36
-train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[27, 33], gamma=0.1)
-]
+train_dataloader = dict(dataset=dict(pipeline={{_base_.ms_detection_pipeline}}))
+train_cfg = dict(max_epochs={{_base_.max_epochs_3x}})
+param_scheduler = {{_base_.param_scheduler_3x}}

@@ -1,5 +1,5 @@
 # LaViT-S + UperNet, ADE20K 160k: the LaViT-T recipe with the S widths and drop path 0.2. Published
-# counterpart (second-hand, results.md §3.3): LaViT-S UperNet 47.2 mIoU (ms 49.5); this is mmagent's
+# counterpart (second-hand, configs/lavit/README.md): LaViT-S UperNet 47.2 mIoU (ms 49.5); this is mmagent's
 # interpretation of LaViT, never a reproduction of that number.
 _base_ = './upernet_lavit-t_8xb2-160k_ade20k-512x512.py'
 

@@ -6,8 +6,8 @@ is measured in a separate run per candidate: ``torch.cuda.max_memory_allocated``
 peak of the allocator's live bytes, reconstructed from the profiler's allocation events (the same
 measurement for every candidate).
 
-Baselines: mmdet's own ``SwinTransformer`` (Swin-T) for Swin-skeleton backbones, mmdet's
-``PyramidVisionTransformer`` (PVT-T) for PVT-like ones (PVT skeleton and LaViT), and the naive (official,
+Baselines: the mmdet backbone a model names as its ``benchmark_baseline`` (mmdet's ``SwinTransformer``, Swin-T,
+for the Swin skeleton; ``PyramidVisionTransformer``, PVT-T, for the pyramid ones), and the naive (official,
 literal) form of our attention ops (``attn_mode='naive'``).
 """
 import copy
@@ -19,6 +19,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import torch
 import torch.nn as nn
+
+from ..models.api import attention_blocks, set_attention_mode
 
 __all__ = [
     'BASELINES', 'Candidate', 'Measurement', 'build_backbone_spec', 'baseline_for', 'naive_variant',
@@ -81,7 +83,7 @@ def _split_top_level(text: str, sep: str = ',') -> List[str]:
 
 def build_backbone_spec(spec: str) -> nn.Module:
     """A registered backbone from ``'Type[:arch][,key=value,...]'``, e.g. ``'AgentSwinTransformer:t'`` or
-    ``'LaViT:s,loss_dp_weight=0'``; ``'mmdet.SwinTransformer'`` style names pick a registry."""
+    ``'LaViT:s,dp_cfg=None'``; ``'mmdet.SwinTransformer'`` style names pick a registry."""
     import ast
 
     from mmengine.registry import DefaultScope
@@ -107,14 +109,8 @@ def build_backbone_spec(spec: str) -> nn.Module:
 
 
 def baseline_for(model: nn.Module) -> Optional[str]:
-    """'swin' or 'pvt': the mmdet baseline matching the skeleton of ``model`` (None if neither)."""
-    from ..models.backbones.pvt_skeleton import PVTSkeleton
-    from ..models.backbones.swin_skeleton import SwinSkeleton
-    if isinstance(model, SwinSkeleton):
-        return 'swin'
-    if isinstance(model, PVTSkeleton) or type(model).__name__.startswith('LaViT'):
-        return 'pvt'
-    return None
+    """The key of :data:`BASELINES` that ``model`` declares as its ``benchmark_baseline`` (None if none)."""
+    return getattr(model, 'benchmark_baseline', None) or None
 
 
 def build_baseline(kind: str) -> nn.Module:
@@ -127,14 +123,8 @@ def build_baseline(kind: str) -> nn.Module:
 def naive_variant(model: nn.Module) -> Optional[nn.Module]:
     """A copy of ``model`` whose attention ops compute in their naive (official, literal) form, or None if
     the model has no op with a naive mode."""
-    ops = [m for m in model.modules() if getattr(m, 'mode', None) in ('fast', 'naive')]
-    if not ops:
-        return None
     variant = copy.deepcopy(model)
-    for module in variant.modules():
-        if getattr(module, 'mode', None) in ('fast', 'naive'):
-            module.mode = 'naive'
-    return variant
+    return variant if set_attention_mode(variant, 'naive') else None
 
 
 def cpu_peak_bytes(run: Callable[[], Any]) -> int:
@@ -249,12 +239,11 @@ def _timed_blocks(blocks: Dict[str, nn.Module], times: Dict[str, List[float]]) -
             handle.remove()
 
 
-def block_latencies(model: nn.Module, x: torch.Tensor, warmup: int = 2, repeats: int = 5,
-                    block_types: Tuple[str, ...] = ('TransformerBlock', 'LaViTBlock')) -> Dict[str, float]:
-    """Median forward latency (ms) of every transformer block of ``model`` and of the block's attention
+def block_latencies(model: nn.Module, x: torch.Tensor, warmup: int = 2, repeats: int = 5) -> Dict[str, float]:
+    """Median forward latency (ms) of every attention block of ``model`` and of the block's attention
     module (``'<block>.attn'``), keyed by module name."""
-    blocks = {name: m for name, m in model.named_modules() if type(m).__name__ in block_types}
-    blocks.update({f'{name}.attn': block.attn for name, block in list(blocks.items()) if hasattr(block, 'attn')})
+    blocks = attention_blocks(model)
+    blocks.update({f'{name}.attn': block.attn for name, block in list(blocks.items())})
     times: Dict[str, List[float]] = {}
     model.eval()
     with torch.inference_mode():
@@ -266,13 +255,11 @@ def block_latencies(model: nn.Module, x: torch.Tensor, warmup: int = 2, repeats:
     return {name: statistics.median(values) * 1e3 for name, values in times.items()}
 
 
-def attention_macs(model: nn.Module, x: torch.Tensor,
-                   block_types: Tuple[str, ...] = ('TransformerBlock', 'LaViTBlock')) -> Dict[str, int]:
+def attention_macs(model: nn.Module, x: torch.Tensor) -> Dict[str, int]:
     """Multiply-accumulates of every block's attention op at this input (fvcore convention, as tools/flops.py),
     keyed ``'<block>.attn'`` like :func:`block_latencies`: the compute floor that its latency is read against."""
-    from .complexity import count_flops  # fvcore is only needed here
-    attns = {f'{name}.attn': m.attn for name, m in model.named_modules()
-             if type(m).__name__ in block_types and hasattr(m, 'attn')}
+    from .flops import count_flops  # fvcore is only needed here
+    attns = {f'{name}.attn': m.attn for name, m in attention_blocks(model).items()}
     calls: Dict[str, tuple] = {}
     handles = [attn.register_forward_pre_hook(lambda module, args, _name=name: calls.setdefault(_name, args))
                for name, attn in attns.items()]

@@ -1,7 +1,7 @@
 """fvcore operator handles that mmagent adds to ``FlopCountAnalysis``'s defaults, and the list of operators
 that stay uncounted on purpose.
 
-Convention (the papers' fvcore convention, spec agent_attention.md §9 / flatten_attention.md §9): one
+Convention (the papers' fvcore convention, docs/flops.md): one
 multiply-accumulate is one FLOP. fvcore's defaults already count conv, linear, matmul, bmm, mm, addmm,
 einsum, the norms, nearest / bilinear upsampling (1 / 4 per output element) and adaptive average pooling
 (1 per input element). The handles below extend the same rules to interpolation and attention operators that

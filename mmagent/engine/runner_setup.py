@@ -1,41 +1,14 @@
 """Config preparation shared by ``tools/train.py`` and ``tools/test.py``: they work for mmdet and mmseg
 configs alike, on GPU machines and on CPU-only ones."""
 import os.path as osp
-from typing import Any, List, Optional
+from typing import List, Optional
 
 import torch
 from mmengine.config import Config, ConfigDict
 
-from ..utils.config import load_config
+from ..utils.config import convert_sync_bn, load_config, task_of
 
 __all__ = ['load_config', 'task_of', 'convert_sync_bn', 'prepare_config', 'enable_amp']
-
-TASKS = ('mmdet', 'mmseg')
-
-
-def task_of(cfg: Config) -> str:
-    """'mmdet' or 'mmseg', from the config's ``default_scope`` (set by every mmdet/mmseg base)."""
-    scope = cfg.get('default_scope')
-    if scope in TASKS:
-        return scope
-    raise ValueError(f"cannot tell whether this is an mmdet or an mmseg config: default_scope is {scope!r}. "
-                     f"Inherit an mmdet/mmseg base (e.g. _base_ = 'mmdet::_base_/default_runtime.py') or set "
-                     f"default_scope = 'mmdet' / 'mmseg'.")
-
-
-def convert_sync_bn(node: Any) -> int:
-    """Replace ``type='SyncBN'`` with ``'BN'`` everywhere in a config subtree; returns how many."""
-    count = 0
-    if isinstance(node, dict):
-        if node.get('type') == 'SyncBN':
-            node['type'] = 'BN'
-            count += 1
-        for value in node.values():
-            count += convert_sync_bn(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            count += convert_sync_bn(value)
-    return count
 
 
 def enable_amp(cfg: Config) -> str:

@@ -1,3 +1,4 @@
+from .api import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403

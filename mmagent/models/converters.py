@@ -1,7 +1,7 @@
 """Official checkpoint -> mmagent state dict, with every missing and unexpected key accounted for.
 
 mmagent keeps the official parameter names and layouts, so conversion only *drops* what the downstream
-backbones do not have (spec: agent_attention.md §5.3-5.4, flatten_attention.md §6.3):
+backbones do not have (docs/design/checkpoints.md):
 
 * ``head.weight``/``head.bias`` (classifier) and the final classification norm ``norm.weight``/``norm.bias``,
   dropped by exact key (a substring match would hit ``norm1``, ``norm{i}`` or ``downsample.norm``);

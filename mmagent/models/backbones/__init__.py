@@ -1,17 +1,17 @@
 from .agent_pvt import AgentPVT
 from .agent_swin import AgentSwinTransformer
+from .base import BackboneBase
 from .flatten_pvt import FLattenPVT
 from .flatten_swin import FLattenSwinTransformer
+from .lavit import LaViT
+from .lavit_classifier import LaViTClassifier
 
-__all__ = ['AgentSwinTransformer', 'AgentPVT', 'FLattenSwinTransformer', 'FLattenPVT', 'OFFICIAL_FAMILIES']
+__all__ = [
+    'BackboneBase', 'AgentSwinTransformer', 'AgentPVT', 'FLattenSwinTransformer', 'FLattenPVT', 'LaViT',
+    'LaViTClassifier', 'BACKBONES', 'OFFICIAL_FAMILIES'
+]
 
-# Backbones that official checkpoints exist for, by family name (tools/model_converters/convert_official.py).
-OFFICIAL_FAMILIES = {
-    'agent_swin': AgentSwinTransformer,
-    'agent_pvt': AgentPVT,
-    'flatten_swin': FLattenSwinTransformer,
-    'flatten_pvt': FLattenPVT,
-}
-from .lavit import LaViT, LaViTClassifier  # noqa: E402
-
-__all__ += ['LaViT', 'LaViTClassifier']
+# Every backbone, by family name: mmagent.create_backbone('<family>_<arch>') and the test harness use it.
+BACKBONES = {cls.family: cls for cls in (AgentSwinTransformer, AgentPVT, FLattenSwinTransformer, FLattenPVT, LaViT)}
+# Backbones that official checkpoints exist for (tools/model_converters/convert_official.py).
+OFFICIAL_FAMILIES = {name: cls for name, cls in BACKBONES.items() if cls.checkpoint_layout in ('swin', 'pvt')}

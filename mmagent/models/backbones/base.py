@@ -1,8 +1,13 @@
-"""What every mmagent backbone shares: named architectures with explicit overrides, the transformer block,
-``init_cfg`` handling (train from scratch, or ``Pretrained`` through the official-checkpoint converter),
-``frozen_stages`` / ``norm_eval`` enforced in ``train()``, and activation checkpointing."""
+"""What every mmagent backbone shares: named architectures with explicit overrides, the arguments common to
+all skeletons (``out_indices``, ``frozen_stages``, ``norm_eval``, ``with_cp``, dropout rates, ``attn_mode``,
+``init_cfg``), the transformer block, ``init_cfg`` handling (train from scratch, or ``Pretrained`` through the
+official-checkpoint converter), freezing enforced in ``train()`` and activation checkpointing.
+
+A backbone is built in three layers (docs/design/skeletons.md): this base, a *skeleton* that owns the
+geometry (Swin, pyramid/PVT, LaViT) and a *family* that only says which attention fills the blocks.
+"""
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, ClassVar, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -12,28 +17,32 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..converters import load_pretrained
-from ..layers.common import Mlp
+from ..layers.common import DerivedCacheOwner, Mlp
 
-__all__ = ['BlockSpec', 'TransformerBlock', 'BackboneBase']
+__all__ = ['BlockSpec', 'TransformerBlock', 'BackboneBase', 'with_layouts']
 
 ARCH_ALIASES = {'tiny': 't', 'small': 's', 'medium': 'm', 'base': 'b', 'large': 'l'}
 
 
+def with_layouts(sizes: Dict[str, Dict[str, Any]], layouts: Union[str, Dict[str, str]]) -> Dict[str, Dict[str, Any]]:
+    """An ``arch_zoo``: a skeleton's named sizes, each with its ``attn_type`` (one layout for all, or per size)."""
+    return {name: dict(size, attn_type=layouts if isinstance(layouts, str) else layouts[name])
+            for name, size in sizes.items()}
+
+
 @dataclass(frozen=True)
 class BlockSpec:
-    """Everything an attention factory needs to build the attention of one block."""
+    """Everything an attention builder needs to build the attention of one block."""
     letter: str  # layout letter of the block (A/B, L/S)
     stage: int  # 0-based stage index
     index: int  # 0-based block index within the stage
+    num_stages: int
     embed_dims: int
     num_heads: int
     pretrain_hw: Tuple[int, int]  # token grid of this stage at the pretraining resolution
     attn_drop: float
     proj_drop: float
     qkv_bias: bool
-
-
-AttentionFactory = Callable[[BlockSpec], nn.Module]
 
 
 class TransformerBlock(nn.Module):
@@ -57,17 +66,55 @@ class TransformerBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
-class BackboneBase(BaseModule):
+class BackboneBase(DerivedCacheOwner, BaseModule):
     """Base of the mmagent backbones.
 
-    Subclasses define ``arch_zoo`` (named sizes), ``checkpoint_layout`` ('swin' or 'pvt') and
-    ``_stage_modules(i)``; they build their layers and then call :meth:`_finish_init`.
+    Class attributes a backbone defines:
+
+    * ``arch_zoo``: named sizes (``'t'``, ``'s'``, ...), each a dict of the skeleton's arch settings;
+    * ``family``: the name :func:`mmagent.create_backbone` knows it by (``'<family>_<arch>'``);
+    * ``checkpoint_layout``: which keys the official-checkpoint converter drops (``'swin'``, ``'pvt'``, ...);
+    * ``benchmark_baseline``: the mmdet backbone ``tools/benchmark.py`` compares it with (``'swin'``, ``'pvt'``);
+    * ``smoke_arch``: a narrow, shallow arch with every block kind, for smoke tests (not a model of a paper).
+
+    Args (shared by every backbone, passed through the skeletons):
+        num_stages: set by the skeleton from the resolved arch.
+        in_channels: input channels (3).
+        pretrain_img_size: ImageNet input size of the checkpoint (224); fixes every stored position grid.
+        drop_rate, attn_drop_rate: dropout rates.
+        drop_path_rate: stochastic depth, increasing linearly over all blocks (None: the family default).
+        attn_mode: ``'fast'`` or ``'naive'`` (the official / literal computation) of the family's attention.
+        out_indices: stages whose maps are returned.
+        frozen_stages: -1 none; 0 the stem; i >= 1 also every module of stages 1..i (eval mode, no
+            gradients), enforced in ``train()``.
+        norm_eval: put BatchNorm layers in eval mode (a no-op for the LayerNorm-only backbones).
+        with_cp: activation checkpointing per block.
+        init_cfg: None (train from scratch with the official init) or
+            ``dict(type='Pretrained', checkpoint=path[, prefix='backbone.'][, strict=True])`` accepting an
+            official ImageNet checkpoint as released, a converted one, or an mmagent checkpoint.
     """
 
     arch_zoo: ClassVar[Dict[str, Dict[str, Any]]] = {}
+    family: ClassVar[str] = ''
     checkpoint_layout: ClassVar[str] = ''
+    benchmark_baseline: ClassVar[str] = ''
+    smoke_arch: ClassVar[Dict[str, Any]] = {}
+    default_drop_path_rate: ClassVar[float] = 0.1
 
-    def __init__(self, init_cfg: Optional[dict] = None) -> None:
+    def __init__(self,
+                 num_stages: int,
+                 *,
+                 in_channels: int = 3,
+                 pretrain_img_size: int = 224,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: Optional[float] = None,
+                 attn_mode: str = 'fast',
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
         if init_cfg is not None and not isinstance(init_cfg, dict):
             raise TypeError(f'init_cfg must be None or a dict, got {type(init_cfg).__name__}')
         if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
@@ -77,7 +124,21 @@ class BackboneBase(BaseModule):
                                 f'got unknown key(s) {sorted(unknown)}')
             if not init_cfg.get('checkpoint'):
                 raise ValueError("init_cfg=dict(type='Pretrained') needs checkpoint='path/to/file.pth'")
+        if attn_mode not in ('fast', 'naive'):
+            raise ValueError(f"attn_mode must be 'fast' or 'naive', got {attn_mode!r}")
         super().__init__(init_cfg=init_cfg)
+        self._check_indices(type(self).__name__, out_indices, frozen_stages, num_stages)
+        self.num_stages = num_stages
+        self.in_channels = in_channels
+        self.pretrain_img_size = pretrain_img_size
+        self.drop_rate = drop_rate
+        self.attn_drop_rate = attn_drop_rate
+        self.drop_path_rate = self.default_drop_path_rate if drop_path_rate is None else drop_path_rate
+        self.attn_mode = attn_mode
+        self.out_indices = tuple(out_indices)
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
 
     # ---------------------------------------------------------------------------------------- archs
     @classmethod
@@ -101,6 +162,19 @@ class BackboneBase(BaseModule):
         settings.update({k: v for k, v in overrides.items() if v is not None})
         return settings
 
+    @classmethod
+    def resolve_arch_from(cls, arch: Union[str, Dict[str, Any]], kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        """:meth:`resolve_arch` with the overrides taken out of a constructor's ``kwargs``: any key of the
+        arch settings (``embed_dims``, ``depths``, ...) given as an argument overrides the named arch. What
+        remains in ``kwargs`` goes on to the explicit signature of :class:`BackboneBase`."""
+        keys = next(iter(cls.arch_zoo.values()))
+        return cls.resolve_arch(arch, **{k: kwargs.pop(k) for k in keys if k in kwargs})
+
+    @classmethod
+    def num_stages_of(cls, cfg: Dict[str, Any]) -> int:
+        """How many stages a backbone built from ``cfg`` (its keyword arguments) has, without building it."""
+        return len(cls.resolve_arch(cfg.get('arch', 't'), depths=cfg.get('depths'))['depths'])
+
     @staticmethod
     def _check_indices(name: str, out_indices: Sequence[int], frozen_stages: int, num_stages: int) -> None:
         bad = [i for i in out_indices if not 0 <= i < num_stages]
@@ -109,6 +183,18 @@ class BackboneBase(BaseModule):
                              f'got {tuple(out_indices)}')
         if not -1 <= frozen_stages <= num_stages:
             raise ValueError(f'{name}: frozen_stages must be in [-1, {num_stages}], got {frozen_stages}')
+
+    def drop_path_rates(self, depths: Sequence[int]) -> List[List[float]]:
+        """Stochastic-depth rate of every block, per stage: linear from 0 to ``drop_path_rate`` over all blocks."""
+        rates = torch.linspace(0, self.drop_path_rate, sum(depths)).tolist()
+        return [rates[sum(depths[:stage]):sum(depths[:stage + 1])] for stage in range(len(depths))]
+
+    # Set by the skeleton: the channels of every stage's output map (what a neck's in_channels lists).
+    stage_channels: Tuple[int, ...] = ()
+
+    def stage_grids(self, height: int, width: int) -> List[Tuple[int, int]]:
+        """The (H_i, W_i) token grid of every stage for an input of height × width."""
+        raise NotImplementedError
 
     # ---------------------------------------------------------------------------------------- init
     def keys_added_on_purpose(self) -> Set[str]:
@@ -122,7 +208,7 @@ class BackboneBase(BaseModule):
                             prefix=cfg.get('prefix'), strict=cfg.get('strict', True))
             self._is_init = True
         else:
-            # init_cfg=None: the official default init was applied at construction.
+            # init_cfg=None: every module applied the official default init to itself at construction.
             super().init_weights()
 
     # ---------------------------------------------------------------------------------------- freezing
@@ -151,14 +237,8 @@ class BackboneBase(BaseModule):
         return self
 
     # ---------------------------------------------------------------------------------------- forward
-    def _run_blocks(self, blocks: Iterable[nn.Module], x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        for block in blocks:
-            if self.with_cp and x.requires_grad:
-                x = cp.checkpoint(block, x, hw_shape, use_reentrant=False)
-            else:
-                x = block(x, hw_shape)
-        return x
-
-    def _finish_init(self, default_init: Callable[[], None]) -> None:
-        default_init()
-        self._freeze_stages()
+    def _call_block(self, block: nn.Module, x: torch.Tensor, *args: Any) -> Any:
+        """``block(x, *args)``, activation-checkpointed when ``with_cp`` and gradients flow."""
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(block, x, *args, use_reentrant=False)
+        return block(x, *args)

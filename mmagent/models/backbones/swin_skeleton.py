@@ -1,10 +1,10 @@
-"""The Swin skeleton shared by Agent-Swin and FLatten-Swin: they differ only in the attention of each
-block, which an attention factory chooses from the layout string (spec: agent_attention.md §3.1).
+"""The Swin skeleton shared by Agent-Swin and FLatten-Swin: they differ only in the efficient attention of
+their layout's first letter; the second letter is Swin's shifted-window attention (docs/design/skeletons.md).
 
 Module names follow the official checkpoints: ``patch_embed.{proj,norm}``, ``layers.{i}.blocks.{j}``,
 ``layers.{i}.downsample.{norm,reduction}`` and the output norms ``norm{i}``.
 """
-from typing import List, Sequence, Tuple, Union
+from typing import ClassVar, List, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -12,9 +12,17 @@ import torch.nn.functional as F
 
 from ..layers.common import init_linear_trunc_normal
 from ..layers.layout import parse_layout
-from .base import AttentionFactory, BackboneBase, BlockSpec, TransformerBlock
+from ..layers.window_attention import ShiftedWindowAttention
+from .base import BackboneBase, BlockSpec, TransformerBlock
 
-__all__ = ['SwinSkeleton', 'SwinPatchEmbed', 'PatchMerging']
+__all__ = ['SwinSkeleton', 'SwinPatchEmbed', 'PatchMerging', 'SWIN_SIZES']
+
+# Swin-T/S/B widths and depths; a family adds its layout per size (base.with_layouts).
+SWIN_SIZES = {
+    't': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
+    's': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
+    'b': dict(embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
+}
 
 
 class SwinPatchEmbed(nn.Module):
@@ -50,6 +58,7 @@ class PatchMerging(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(4 * embed_dims)
         self.reduction = nn.Linear(4 * embed_dims, 2 * embed_dims, bias=False)
+        init_linear_trunc_normal(self)
 
     def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> Tuple[torch.Tensor, Tuple[int, int]]:
         height, width = hw_shape
@@ -72,7 +81,21 @@ class SwinStage(nn.Module):
 
 
 class SwinSkeleton(BackboneBase):
-    """Four-stage Swin hierarchy with the attention of each block chosen by the layout string.
+    """Four-stage Swin hierarchy. A family subclass sets ``layout_letters`` (efficient, host) and
+    ``build_efficient_attention``; the host letter's blocks are shifted-window attention (shift
+    ``window_size // 2`` on odd blocks).
+
+    Args:
+        arch: a name of the family's ``arch_zoo`` or a dict with ``embed_dims`` (channels of stage 1, doubled at
+            every stage), ``depths``, ``num_heads`` (per stage) and ``attn_type`` (the layout string: one letter
+            per stage, efficient, host or ``M`` for mixed, and with an ``M`` stage the number of its leading
+            efficient blocks, e.g. ``AAMB2``). Each of these keys may also be passed as an argument, overriding
+            the named arch.
+        window_size: window of the host blocks (7).
+        patch_size: stride of the stem (4).
+        mlp_ratio: MLP expansion (4).
+        qkv_bias: biases of the Q/K/V projections.
+        **kwargs: the arguments shared by every backbone (:class:`BackboneBase`).
 
     Outputs: a tuple with, for each i in ``out_indices``, ``norm{i}`` of the stage output before merging,
     (B, C·2^i, H_i, W_i) at strides 4, 8, 16, 32. Any input size works: the stem pads to the patch size and
@@ -80,63 +103,73 @@ class SwinSkeleton(BackboneBase):
     """
 
     checkpoint_layout = 'swin'
+    benchmark_baseline = 'swin'
+    qkv_layout: ClassVar[str] = 'qkv'
+    layout_letters: ClassVar[Tuple[str, str]] = ('', '')
+    # The classification Swin drops the shift when the map fits in one window; Agent's downstream code does not.
+    no_shift_on_small_map: ClassVar[bool] = False
 
     def __init__(self,
-                 embed_dims: int,
-                 depths: Sequence[int],
-                 num_heads: Sequence[int],
-                 attn_type: str,
-                 layout_letters: Tuple[str, str],
-                 attn_factory: AttentionFactory,
+                 arch: Union[str, dict] = 't',
+                 *,
+                 window_size: int = 7,
                  patch_size: int = 4,
-                 in_channels: int = 3,
                  mlp_ratio: float = 4.,
                  qkv_bias: bool = True,
-                 pretrain_img_size: int = 224,
-                 drop_rate: float = 0.,
-                 attn_drop_rate: float = 0.,
-                 drop_path_rate: float = 0.1,
-                 out_indices: Sequence[int] = (0, 1, 2, 3),
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        num_stages = len(depths)
-        if len(num_heads) != num_stages:
+                 **kwargs) -> None:
+        arch = self.resolve_arch_from(arch, kwargs)
+        embed_dims, depths, num_heads = arch['embed_dims'], tuple(arch['depths']), tuple(arch['num_heads'])
+        if len(num_heads) != len(depths):
             raise ValueError(f'depths {list(depths)} and num_heads {list(num_heads)} differ in length')
-        self._check_indices(type(self).__name__, out_indices, frozen_stages, num_stages)
+        super().__init__(len(depths), **kwargs)
         self.embed_dims = embed_dims
-        self.depths = tuple(depths)
-        self.num_heads = tuple(num_heads)
-        self.attn_type = attn_type
-        self.block_letters = parse_layout(attn_type, depths, *layout_letters)
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.with_cp = with_cp
-        self.num_features = [embed_dims * 2**i for i in range(num_stages)]
+        self.depths = depths
+        self.num_heads = num_heads
+        self.attn_type = arch['attn_type']
+        self.block_letters = parse_layout(self.attn_type, depths, *self.layout_letters)
+        self.window_size = window_size
+        self.num_features = [embed_dims * 2**i for i in range(self.num_stages)]
+        self.stage_channels = tuple(self.num_features)
 
-        self.patch_embed = SwinPatchEmbed(in_channels, embed_dims, patch_size)
-        self.pos_drop = nn.Dropout(drop_rate)
-        drop_paths = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.patch_embed = SwinPatchEmbed(self.in_channels, embed_dims, patch_size)
+        self.pos_drop = nn.Dropout(self.drop_rate)
         self.layers = nn.ModuleList()
-        grid = pretrain_img_size // patch_size
-        for stage, depth in enumerate(depths):
+        grid = self.pretrain_img_size // patch_size
+        for stage, drop_paths in enumerate(self.drop_path_rates(depths)):
             dims, heads = self.num_features[stage], num_heads[stage]
             blocks = []
-            for index in range(depth):
+            for index, drop_path in enumerate(drop_paths):
                 spec = BlockSpec(letter=self.block_letters[stage][index], stage=stage, index=index,
-                                 embed_dims=dims, num_heads=heads, pretrain_hw=(grid, grid),
-                                 attn_drop=attn_drop_rate, proj_drop=drop_rate, qkv_bias=qkv_bias)
-                blocks.append(TransformerBlock(dims, attn_factory(spec), mlp_ratio, drop_rate,
-                                               drop_paths[sum(depths[:stage]) + index], norm_eps=1e-5))
-            downsample = PatchMerging(dims) if stage < num_stages - 1 else None
+                                 num_stages=self.num_stages, embed_dims=dims, num_heads=heads, pretrain_hw=(grid, grid),
+                                 attn_drop=self.attn_drop_rate, proj_drop=self.drop_rate, qkv_bias=qkv_bias)
+                blocks.append(TransformerBlock(dims, self.build_attention(spec), mlp_ratio, self.drop_rate, drop_path,
+                                               norm_eps=1e-5))
+            downsample = PatchMerging(dims) if stage < self.num_stages - 1 else None
             self.layers.append(SwinStage(blocks, downsample))
             grid //= 2
         for i in self.out_indices:
             self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
-        self._finish_init(lambda: init_linear_trunc_normal(self))
+        self._freeze_stages()
+
+    def build_attention(self, spec: BlockSpec) -> nn.Module:
+        if spec.letter == self.layout_letters[0]:
+            return self.build_efficient_attention(spec)
+        return ShiftedWindowAttention(
+            spec.embed_dims, spec.num_heads, window_size=self.window_size,
+            shift_size=0 if spec.index % 2 == 0 else self.window_size // 2, qkv_bias=spec.qkv_bias,
+            attn_drop=spec.attn_drop, proj_drop=spec.proj_drop, no_shift_on_small_map=self.no_shift_on_small_map)
+
+    def build_efficient_attention(self, spec: BlockSpec) -> nn.Module:
+        """The family's attention (layout letter ``layout_letters[0]``); defined by the family mixin."""
+        raise NotImplementedError
+
+    def stage_grids(self, height: int, width: int) -> List[Tuple[int, int]]:
+        p = self.patch_embed.patch_size
+        grids, height, width = [], -(-height // p), -(-width // p)
+        for _ in range(self.num_stages):
+            grids.append((height, width))
+            height, width = -(-height // 2), -(-width // 2)
+        return grids
 
     def keys_added_on_purpose(self):
         return {f'norm{i}.{p}' for i in self.out_indices for p in ('weight', 'bias')}
@@ -154,7 +187,8 @@ class SwinSkeleton(BackboneBase):
         x = self.pos_drop(x)
         outs = []
         for stage, layer in enumerate(self.layers):
-            x = self._run_blocks(layer.blocks, x, hw_shape)
+            for block in layer.blocks:
+                x = self._call_block(block, x, hw_shape)
             if stage in self.out_indices:
                 out = getattr(self, f'norm{stage}')(x)
                 outs.append(out.view(-1, *hw_shape, self.num_features[stage]).permute(0, 3, 1, 2).contiguous())

@@ -1,8 +1,11 @@
 from .agent_attention import AgentAttention
+from .base import AttentionOp
 from .focused_linear_attention import FocusedLinearAttention
-from .window_attention import ShiftedWindowAttention, SpatialReductionAttention
+from .lavit_attention import LaViTLessAttention, LaViTVanillaAttention, ResidualAttentionDownsample
+from .spatial_reduction_attention import SpatialReductionAttention
+from .window_attention import ShiftedWindowAttention
 
-__all__ = ['AgentAttention', 'FocusedLinearAttention', 'ShiftedWindowAttention', 'SpatialReductionAttention']
-from .lavit_attention import LaViTLessAttention, LaViTVanillaAttention, ResidualAttentionDownsample  # noqa: E402
-
-__all__ += ['LaViTVanillaAttention', 'LaViTLessAttention', 'ResidualAttentionDownsample']
+__all__ = [
+    'AttentionOp', 'AgentAttention', 'FocusedLinearAttention', 'ShiftedWindowAttention', 'SpatialReductionAttention',
+    'LaViTVanillaAttention', 'LaViTLessAttention', 'ResidualAttentionDownsample'
+]

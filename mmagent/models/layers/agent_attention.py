@@ -1,4 +1,4 @@
-"""Agent Attention (Han et al., ECCV 2024), downstream form (spec: agent_attention.md §1).
+"""Agent Attention (Han et al., ECCV 2024), downstream form (docs/design/agent_attention.md).
 
 Per head, with agents ``A = AdaptiveAvgPool(Q)`` on an (a_h, a_w) grid::
 
@@ -13,52 +13,16 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
-
 from ...registry import register_model
-from .common import (DerivedTensorCache, IntPair, depthwise_conv_tokens, init_linear_trunc_normal,
-                     pool_tokens_to_grid, resize_grid, to_2tuple)
+from .base import AttentionOp
+from .common import (IntPair, QKVProjection, depthwise_conv_tokens, init_linear_trunc_normal, merge_heads,
+                     pool_tokens_to_grid, resize_grid, split_heads, to_2tuple)
 
 __all__ = ['AgentAttention']
 
 
-class QKVProjection(nn.Module):
-    """Shared projection helper: the Swin layout (one ``qkv`` Linear, [Q|K|V]) or the PVT layout
-    (``q`` and ``kv`` Linears, [K|V]). Keeps the official parameter names of both."""
-
-    def _build_projection(self, embed_dims: int, qkv_bias: bool, qkv_layout: str) -> None:
-        if qkv_layout == 'qkv':
-            self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
-        elif qkv_layout == 'q_kv':
-            self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
-            self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
-        else:
-            raise ValueError(f"qkv_layout must be 'qkv' (Swin: one qkv Linear) or 'q_kv' (PVT: q and kv "
-                             f'Linears), got {qkv_layout!r}')
-        self.qkv_layout = qkv_layout
-
-    def _project(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, N, C) -> q, k, v, each (B, N, C), channels head-major."""
-        if self.qkv_layout == 'qkv':
-            return self.qkv(x).chunk(3, dim=-1)
-        k, v = self.kv(x).chunk(2, dim=-1)
-        return self.q(x), k, v
-
-
-def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """(B, L, C) -> (B, heads, L, C / heads)."""
-    b, length, c = x.shape
-    return x.reshape(b, length, num_heads, c // num_heads).transpose(1, 2)
-
-
-def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """(B, heads, L, d) -> (B, L, heads * d)."""
-    b, h, length, d = x.shape
-    return x.transpose(1, 2).reshape(b, length, h * d)
-
-
 @register_model
-class AgentAttention(QKVProjection, BaseModule):
+class AgentAttention(QKVProjection, AttentionOp):
     """Agent attention over a whole (H, W) feature map.
 
     Args:
@@ -83,6 +47,8 @@ class AgentAttention(QKVProjection, BaseModule):
     Shapes: ``forward(x, hw_shape)`` with x (B, H·W, C) row-major and hw_shape (H, W) -> (B, H·W, C).
     """
 
+    modes = ('fast', 'naive')
+
     def __init__(self,
                  embed_dims: int,
                  num_heads: int,
@@ -97,23 +63,15 @@ class AgentAttention(QKVProjection, BaseModule):
                  proj_drop: float = 0.,
                  mode: str = 'fast',
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        if embed_dims % num_heads != 0:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads ({num_heads})')
+        super().__init__(embed_dims, num_heads, mode=mode, init_cfg=init_cfg)
         pool = math.isqrt(agent_num)
         if pool * pool != agent_num:
             raise ValueError(f'agent_num must be a perfect square (the agents form a P×P grid), got {agent_num}')
-        if mode not in ('fast', 'naive'):
-            raise ValueError(f"mode must be 'fast' or 'naive', got {mode!r}")
-        self.embed_dims = embed_dims
-        self.num_heads = num_heads
-        self.head_dims = embed_dims // num_heads
         self.agent_num = agent_num
         self.pool_size = pool
         self.agent_shape = to_2tuple(agent_shape if agent_shape is not None else pool, 'agent_shape')
         self.pretrain_hw = to_2tuple(pretrain_hw, 'pretrain_hw')
         self.scale = self.head_dims ** scale
-        self.mode = mode
 
         self._build_projection(embed_dims, qkv_bias, qkv_layout)
         self.attn_drop = nn.Dropout(attn_drop)
@@ -132,7 +90,17 @@ class AgentAttention(QKVProjection, BaseModule):
         for bias in self._bias_params():
             nn.init.trunc_normal_(bias, std=.02)
         init_linear_trunc_normal(self)
-        self.bias_cache = DerivedTensorCache()
+        self.bias_cache = self.new_derived_cache()
+
+    def use_pretraining_agent_grid(self) -> bool:
+        """Run on the P×P agent grid of the ImageNet models (P² = ``agent_num``) instead of the downstream
+        grid; returns whether anything changed."""
+        grid = (self.pool_size, self.pool_size)
+        if self.agent_shape == grid:
+            return False
+        self.agent_shape = grid
+        self.bias_cache.clear()
+        return True
 
     def _bias_params(self) -> Sequence[nn.Parameter]:
         return (self.an_bias, self.na_bias, self.ah_bias, self.aw_bias, self.ha_bias, self.wa_bias)
@@ -151,7 +119,7 @@ class AgentAttention(QKVProjection, BaseModule):
         return resize_grid(grid, self.agent_shape).reshape(g, height * width, -1)
 
     def position_biases(self, hw_shape: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """B₁ (1, h, n', N) agent→token and B₂ (1, h, N, n') token→agent for an (H, W) map (spec §1.2).
+        """B₁ (1, h, n', N) agent→token and B₂ (1, h, N, n') token→agent for an (H, W) map (docs/design/agent_attention.md).
 
         Cached per (H, W) at inference; recomputed whenever gradients are on.
         """
@@ -228,7 +196,3 @@ class AgentAttention(QKVProjection, BaseModule):
         v_map = v.transpose(1, 2).reshape(batch, channels, height, width)
         out = out + self.dwc(v_map).flatten(2).transpose(1, 2)
         return self.proj_drop(self.proj(out))
-
-    def train(self, mode: bool = True) -> 'AgentAttention':
-        self.bias_cache.clear()
-        return super().train(mode)

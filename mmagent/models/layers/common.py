@@ -1,5 +1,6 @@
-"""Small pieces shared by every mmagent backbone: the MLP, the eval-mode cache for tensors derived from
-parameters (resized biases and position encodings), and argument helpers."""
+"""Small pieces shared by every mmagent backbone and attention op: the MLP, the head split/merge and Q/K/V
+projection helpers, the eval-mode cache for tensors derived from parameters (resized biases and position
+encodings) with the mixin that owns such caches, and argument helpers."""
 from collections import OrderedDict
 from typing import Callable, Hashable, Iterable, Sequence, Tuple, Union
 
@@ -32,6 +33,7 @@ class Mlp(nn.Module):
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden_features, in_features)
         self.drop = nn.Dropout(drop)
+        init_linear_trunc_normal(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
@@ -80,6 +82,63 @@ class DerivedTensorCache:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
         return value
+
+
+class DerivedCacheOwner:
+    """Mixin for modules that own :class:`DerivedTensorCache` objects (attention ops, backbones).
+
+    Caches are created with :meth:`new_derived_cache`, listed by :meth:`derived_caches` (what the public model
+    API in ``mmagent.models.api`` enables, disables and clears) and emptied whenever the module changes mode.
+    """
+
+    def new_derived_cache(self, max_entries: int = 8) -> DerivedTensorCache:
+        cache = DerivedTensorCache(max_entries)
+        self.__dict__.setdefault('_derived_caches', []).append(cache)
+        return cache
+
+    def derived_caches(self) -> Tuple[DerivedTensorCache, ...]:
+        return tuple(self.__dict__.get('_derived_caches', ()))
+
+    def train(self, mode: bool = True):
+        for cache in self.derived_caches():
+            cache.clear()
+        return super().train(mode)
+
+
+def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """(B, L, C) -> (B, heads, L, C / heads)."""
+    b, length, c = x.shape
+    return x.reshape(b, length, num_heads, c // num_heads).transpose(1, 2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """(B, heads, L, d) -> (B, L, heads * d)."""
+    b, h, length, d = x.shape
+    return x.transpose(1, 2).reshape(b, length, h * d)
+
+
+class QKVProjection:
+    """Mixin for attention ops: the Q/K/V projection in either official layout, as attributes of the op itself
+    so that the official parameter names stay: ``'qkv'`` (Swin: one ``qkv`` Linear, output [Q|K|V]) or
+    ``'q_kv'`` (PVT: ``q`` and ``kv`` Linears, [K|V])."""
+
+    def _build_projection(self, embed_dims: int, qkv_bias: bool, qkv_layout: str) -> None:
+        if qkv_layout == 'qkv':
+            self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        elif qkv_layout == 'q_kv':
+            self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+            self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
+        else:
+            raise ValueError(f"qkv_layout must be 'qkv' (Swin: one qkv Linear) or 'q_kv' (PVT: q and kv "
+                             f'Linears), got {qkv_layout!r}')
+        self.qkv_layout = qkv_layout
+
+    def _project(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, N, C) -> q, k, v, each (B, N, C), channels head-major."""
+        if self.qkv_layout == 'qkv':
+            return self.qkv(x).chunk(3, dim=-1)
+        k, v = self.kv(x).chunk(2, dim=-1)
+        return self.q(x), k, v
 
 
 def per_stage(name: str, values: Union[int, float, Sequence], num_stages: int) -> list:

@@ -1,4 +1,4 @@
-"""Focused linear attention (FLatten, Han et al., ICCV 2023), spec: flatten_attention.md §1.
+"""Focused linear attention (FLatten, Han et al., ICCV 2023); design notes: docs/design/flatten_attention.md.
 
     φ_p(t) = t₃ · ‖t₂‖ / ‖t₃‖,   t₂ = (ReLU(t) + 1e-6) / softplus(s),   t₃ = t₂^p   (norms over all C)
     O_h    = (φ(Q_h) · M) ⊙ z,   M = (φ(K_h)/√N)ᵀ (V_h/√N),   z = 1 / (φ(Q_h) · mean_n φ(K_h)ᵀ + 1e-6)
@@ -13,12 +13,10 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
-
 from ...registry import register_model
-from .agent_attention import QKVProjection, merge_heads, split_heads
-from .common import (DerivedTensorCache, IntPair, depthwise_conv_tokens, init_linear_trunc_normal,
-                     resize_token_embedding, to_2tuple)
+from .base import AttentionOp
+from .common import (IntPair, QKVProjection, depthwise_conv_tokens, init_linear_trunc_normal, merge_heads,
+                     resize_token_embedding, split_heads, to_2tuple)
 
 __all__ = ['FocusedLinearAttention', 'focusing_function']
 
@@ -37,7 +35,7 @@ def focusing_function(t: torch.Tensor, divisor: torch.Tensor, power: float) -> t
 
 
 @register_model
-class FocusedLinearAttention(QKVProjection, BaseModule):
+class FocusedLinearAttention(QKVProjection, AttentionOp):
     """Global focused linear attention over an (H, W) map.
 
     Args:
@@ -58,6 +56,8 @@ class FocusedLinearAttention(QKVProjection, BaseModule):
     Shapes: ``forward(x, hw_shape)``: (B, H·W, C) -> (B, H·W, C).
     """
 
+    modes = ('fast', 'naive')
+
     def __init__(self,
                  embed_dims: int,
                  num_heads: int,
@@ -71,21 +71,13 @@ class FocusedLinearAttention(QKVProjection, BaseModule):
                  proj_drop: float = 0.,
                  mode: str = 'fast',
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        if embed_dims % num_heads != 0:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads ({num_heads})')
+        super().__init__(embed_dims, num_heads, mode=mode, init_cfg=init_cfg)
         if pe_interp not in ('bicubic', 'bilinear'):
             raise ValueError(f"pe_interp must be 'bicubic' or 'bilinear', got {pe_interp!r}")
-        if mode not in ('fast', 'naive'):
-            raise ValueError(f"mode must be 'fast' or 'naive', got {mode!r}")
-        self.embed_dims = embed_dims
-        self.num_heads = num_heads
-        self.head_dims = embed_dims // num_heads
         self.pretrain_hw = to_2tuple(pretrain_hw, 'pretrain_hw')
         self.focusing_factor = focusing_factor
         self.pe_interp = pe_interp
         self.fp32_attention = fp32_attention
-        self.mode = mode
 
         self._build_projection(embed_dims, qkv_bias, qkv_layout)
         self.proj = nn.Linear(embed_dims, embed_dims)
@@ -95,7 +87,7 @@ class FocusedLinearAttention(QKVProjection, BaseModule):
         self.scale = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.positional_encoding = nn.Parameter(torch.zeros(1, math.prod(self.pretrain_hw), embed_dims))
         init_linear_trunc_normal(self)
-        self.pe_cache = DerivedTensorCache()
+        self.pe_cache = self.new_derived_cache()
 
     def extra_repr(self) -> str:
         return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, p={self.focusing_factor}, '
@@ -148,7 +140,3 @@ class FocusedLinearAttention(QKVProjection, BaseModule):
         else:  # the same conv over all C channels, its d-channel kernel repeated for every head
             dwc = depthwise_conv_tokens(v, (height, width), self.dwc, channel_repeats=self.num_heads)
         return self.proj_drop(self.proj(out + dwc))
-
-    def train(self, mode: bool = True) -> 'FocusedLinearAttention':
-        self.pe_cache.clear()
-        return super().train(mode)

@@ -1,11 +1,11 @@
-"""LaViT attention ops as interpreted by mmagent (spec: lavit.md Part C, **not** the published method).
+"""LaViT attention ops as interpreted by mmagent (docs/design/lavit.md; **not** the published method).
 
-* :class:`LaViTVanillaAttention` (VA layer, C.4): queries from every token, keys/values from the feature map
-  adaptive-average-pooled to a fixed P×P grid (C.3); hands its pre-softmax logits on.
-* :class:`LaViTLessAttention` (LA layer, C.5): no Q/K projection. It transforms the carried logits with Θ
+* :class:`LaViTVanillaAttention` (VA layer): queries from every token, keys/values from the feature map
+  adaptive-average-pooled to a fixed P×P grid ; hands its pre-softmax logits on.
+* :class:`LaViTLessAttention` (LA layer): no Q/K projection. It transforms the carried logits with Θ
   (a linear map over the key axis) and Ψ (a depthwise conv over the query grid, resolution-free in place of
   the paper's dense N×N map), both identity-initialised, and attends to values from the pooled tokens.
-* :class:`ResidualAttentionDownsample` (RAD, C.6): carries the last logits of stage m−1 onto stage m's grid
+* :class:`ResidualAttentionDownsample` (RAD): carries the last logits of stage m−1 onto stage m's grid
   and head count; the result is added to the logits of stage m's first VA layer.
 
 Every attention matrix has the shape (B, heads, N, n): N = H·W query tokens of the stage, n = P² key slots.
@@ -19,8 +19,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...registry import register_model
-from .agent_attention import merge_heads, split_heads
-from .common import DerivedTensorCache, pool_tokens_to_grid, resize_grid
+from .base import AttentionOp
+from .common import init_linear_trunc_normal, merge_heads, pool_tokens_to_grid, resize_grid, split_heads
 
 __all__ = [
     'pool_tokens', 'logits_to_query_grid', 'query_grid_to_logits', 'heads_inner_scores', 'KeyAxisLinear',
@@ -117,21 +117,16 @@ class KeyAxisLinear(nn.Module):
         return f'num_keys={self.num_keys}, per_head={self.per_head}, init={self.init!r}'
 
 
-class _PooledAttentionBase(nn.Module):
+class _PooledAttentionBase(AttentionOp):
     """Shared by VA and LA: pooled tokens (+ ``kv_norm``), heads, softmax, dropout, output projection."""
+
+    modes = ('fast', 'naive')
 
     def __init__(self, embed_dims: int, num_heads: int, pool_size: int, kv_norm: bool, attn_drop: float,
                  proj_drop: float, mode: str) -> None:
-        super().__init__()
-        if mode not in ('fast', 'naive'):
-            raise ValueError(f"mode must be 'fast' or 'naive', got {mode!r}")
-        self.mode = mode
-        if embed_dims % num_heads:
-            raise ValueError(f'embed_dims {embed_dims} is not divisible by num_heads {num_heads}')
+        super().__init__(embed_dims, num_heads, mode=mode)
         if pool_size < 1:
             raise ValueError(f'pool_size must be >= 1, got {pool_size}')
-        self.embed_dims = embed_dims
-        self.num_heads = num_heads
         self.pool_size = pool_size
         self.num_keys = pool_size * pool_size
         self.kv_norm = nn.LayerNorm(embed_dims) if kv_norm else nn.Identity()
@@ -174,7 +169,7 @@ class _PooledAttentionBase(nn.Module):
 
 @register_model
 class LaViTVanillaAttention(_PooledAttentionBase):
-    """VA layer attention (spec C.4): Q from all tokens, [K | V] from the P×P pooled tokens.
+    """VA layer attention: Q from all tokens, [K | V] from the P×P pooled tokens.
 
     Args:
         embed_dims: channels C.
@@ -185,7 +180,7 @@ class LaViTVanillaAttention(_PooledAttentionBase):
         attn_drop, proj_drop: dropout rates.
         mode: ``'fast'`` (the scale applied to the n pooled keys, Q·Kᵀ written straight into the heads-inner
             layout, the output projection folded into the values; see :meth:`attend_heads_inner`) or
-            ``'naive'`` (the spec's literal computation, the reference). Same results up to fp32 rounding.
+            ``'naive'`` (the literal computation of docs/design/lavit.md, the reference). Same results up to fp32 rounding.
 
     ``forward(x, hw_shape, residual=None)``: x (B, N, C) with N = H·W (already LayerNorm-ed by the block);
     ``residual`` optional (B, h, N, n) logits added before the softmax (RAD). Returns
@@ -205,6 +200,7 @@ class LaViTVanillaAttention(_PooledAttentionBase):
         self.scale = (embed_dims // num_heads)**-0.5
         self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
         self.kv = nn.Linear(embed_dims, 2 * embed_dims, bias=qkv_bias)
+        init_linear_trunc_normal(self)
 
     def forward(self,
                 x: torch.Tensor,
@@ -232,7 +228,7 @@ class LaViTVanillaAttention(_PooledAttentionBase):
 
 @register_model
 class LaViTLessAttention(_PooledAttentionBase):
-    """LA layer attention (spec C.5): reuses the carried logits instead of computing Q·Kᵀ.
+    """LA layer attention: reuses the carried logits instead of computing Q·Kᵀ.
 
     A = Ψ(Θ(L_prev)): Θ mixes the key axis (Linear n→n), Ψ is a depthwise k×k conv over the query grid
     (one kernel per head, shared by key slots; or per (head, key slot)). Both start as the identity, so a
@@ -247,8 +243,8 @@ class LaViTLessAttention(_PooledAttentionBase):
         psi_kernel: odd kernel size k of Ψ.
         psi_groups: ``'head'`` (weight (h, 1, k, k)) or ``'head_key'`` ((h·n, 1, k, k)).
         mode: ``'fast'`` (heads-inner layout, Θ and Ψ as convs on it, the output projection folded into the
-            values; see :meth:`_forward_heads_inner`) or ``'naive'`` (the spec's literal computation, the
-            reference).
+            values; see :meth:`_forward_heads_inner`) or ``'naive'`` (the literal computation of
+            docs/design/lavit.md, the reference).
 
     ``forward(x, hw_shape, prev_logits)``: x (B, N, C), prev_logits (B, h, N, n). Returns
     ``(out (B, N, C), logits A (B, h, N, n) pre-softmax, probs softmax(A))``.
@@ -285,7 +281,8 @@ class LaViTLessAttention(_PooledAttentionBase):
         if psi == 'dwconv':
             channels = num_heads * self.num_keys if self.psi_per_key else num_heads
             self.psi = nn.Conv2d(channels, channels, psi_kernel, padding=psi_kernel // 2, groups=channels)
-        self.kernel_cache = DerivedTensorCache(max_entries=1)
+        self.kernel_cache = self.new_derived_cache(max_entries=1)
+        init_linear_trunc_normal(self)  # v, proj (Θ is not an nn.Linear)
         self.reset_reuse_parameters()
 
     def reset_reuse_parameters(self) -> None:
@@ -300,7 +297,7 @@ class LaViTLessAttention(_PooledAttentionBase):
                 self.psi.bias.zero_()
 
     def transform(self, prev_logits: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        """A = Ψ(Θ(prev_logits)), (B, h, N, n) -> (B, h, N, n), literal form (spec C.5 pseudo-code)."""
+        """A = Ψ(Θ(prev_logits)), (B, h, N, n) -> (B, h, N, n), literal form."""
         logits = prev_logits if self.theta is None else self.theta(prev_logits)
         if self.psi is None:
             return logits
@@ -368,7 +365,7 @@ class LaViTLessAttention(_PooledAttentionBase):
 
 @register_model
 class ResidualAttentionDownsample(nn.Module):
-    """RAD (spec C.6): stage m−1's last attention -> a residual for stage m's first VA logits.
+    """RAD: stage m−1's last attention -> a residual for stage m's first VA logits.
 
     (B, h_prev, N_prev, n) is laid out as (B·n, h_prev, H_prev, W_prev), passed through a strided depthwise
     conv mirroring the patch embedding (init: average pooling), resized bilinearly if the grid still differs

@@ -1,6 +1,6 @@
 """Parser for the per-stage attention layout strings shared by the Agent and FLatten backbones.
 
-Grammar (spec: agent_attention.md §2, flatten_attention.md §2)::
+Grammar (docs/design/skeletons.md)::
 
     layout := L1 L2 L3 L4 [k]      Li in {X, Y, M}, k = decimal digits
 

@@ -1,18 +1,16 @@
-"""Host attentions of the two skeletons: Swin's (shifted) window attention and PVT's spatial-reduction
-attention. Parameter names follow the official checkpoints (``qkv``, ``proj``,
-``relative_position_bias_table``, ``relative_position_index``; ``q``, ``kv``, ``sr``, ``norm``)."""
+"""Swin's (shifted) window attention, the host attention of the Swin skeleton. Parameter names follow the
+official checkpoints (``qkv``, ``proj``, ``relative_position_bias_table``, ``relative_position_index``)."""
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 
 from ...registry import register_model
-from .agent_attention import merge_heads, split_heads
-from .common import DerivedTensorCache, init_linear_trunc_normal
+from .base import AttentionOp
+from .common import init_linear_trunc_normal, merge_heads, split_heads
 
-__all__ = ['ShiftedWindowAttention', 'SpatialReductionAttention']
+__all__ = ['ShiftedWindowAttention']
 
 
 def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -37,7 +35,7 @@ def relative_position_index(window: int) -> torch.Tensor:
 
 
 @register_model
-class ShiftedWindowAttention(BaseModule):
+class ShiftedWindowAttention(AttentionOp):
     """Swin W-MSA / SW-MSA over an (H, W) map of any size: pads to a multiple of the window, optionally
     rolls by ``shift_size`` with the usual region mask (between regions: -inf, -100 in the official code),
     attends within windows with the relative-position bias, and crops the padding again.
@@ -66,13 +64,9 @@ class ShiftedWindowAttention(BaseModule):
                  proj_drop: float = 0.,
                  no_shift_on_small_map: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        if embed_dims % num_heads != 0:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads ({num_heads})')
+        super().__init__(embed_dims, num_heads, init_cfg=init_cfg)
         if not 0 <= shift_size < window_size:
             raise ValueError(f'shift_size must be in [0, window_size), got {shift_size} for window {window_size}')
-        self.embed_dims = embed_dims
-        self.num_heads = num_heads
         self.window_size = window_size
         self.shift_size = shift_size
         self.no_shift_on_small_map = no_shift_on_small_map
@@ -87,7 +81,7 @@ class ShiftedWindowAttention(BaseModule):
         nn.init.trunc_normal_(self.relative_position_bias_table, std=.02)
         init_linear_trunc_normal(self)
         self._mask_cache: Dict[Tuple, torch.Tensor] = {}
-        self.bias_cache = DerivedTensorCache()
+        self.bias_cache = self.new_derived_cache()
 
     def extra_repr(self) -> str:
         return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, window_size={self.window_size}, '
@@ -169,48 +163,3 @@ class ShiftedWindowAttention(BaseModule):
         if pad_r or pad_b:
             out = out[:, :height, :width, :]
         return out.reshape(batch, n_tokens, channels)
-
-
-@register_model
-class SpatialReductionAttention(BaseModule):
-    """PVT's spatial-reduction attention: keys and values from the map downsampled by a stride-``sr_ratio``
-    conv (+ LayerNorm), queries from every token. The host attention (``B``/``S``) of the PVT skeleton.
-
-    Shapes: ``forward(x, hw_shape)``: (B, H·W, C) -> (B, H·W, C).
-    """
-
-    def __init__(self,
-                 embed_dims: int,
-                 num_heads: int,
-                 sr_ratio: int = 1,
-                 qkv_bias: bool = True,
-                 attn_drop: float = 0.,
-                 proj_drop: float = 0.,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        if embed_dims % num_heads != 0:
-            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads ({num_heads})')
-        self.num_heads = num_heads
-        self.scale = (embed_dims // num_heads) ** -0.5
-        self.sr_ratio = sr_ratio
-        self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
-        self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=qkv_bias)
-        self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(embed_dims, embed_dims)
-        self.proj_drop = nn.Dropout(proj_drop)
-        if sr_ratio > 1:
-            self.sr = nn.Conv2d(embed_dims, embed_dims, kernel_size=sr_ratio, stride=sr_ratio)
-            self.norm = nn.LayerNorm(embed_dims)
-        init_linear_trunc_normal(self)
-
-    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
-        height, width = hw_shape
-        batch, n_tokens, channels = x.shape
-        q = split_heads(self.q(x), self.num_heads)
-        source = x
-        if self.sr_ratio > 1:
-            reduced = self.sr(x.transpose(1, 2).reshape(batch, channels, height, width))
-            source = self.norm(reduced.flatten(2).transpose(1, 2))
-        k, v = (split_heads(t, self.num_heads) for t in self.kv(source).chunk(2, dim=-1))
-        attn = self.attn_drop(((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1))
-        return self.proj_drop(self.proj(merge_heads(attn @ v)))

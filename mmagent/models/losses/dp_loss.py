@@ -1,4 +1,4 @@
-"""Diagonality-preserving loss, as interpreted by mmagent (spec: lavit.md C.7; **not** the printed equation).
+"""Diagonality-preserving loss, as interpreted by mmagent (docs/design/lavit.md; **not** the printed equation).
 
 The printed equation (A.5) is unbounded below and, minimised as printed, lowers the diagonal. mmagent uses
 a normalised, bounded variant on a square P×P-cell matrix:
@@ -48,7 +48,7 @@ def dp_terms(square: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
 
 @register_model
 class DiagonalityPreservingLoss(nn.Module):
-    """``loss_dp`` over a list of attention probabilities (spec C.7). No parameters.
+    """``loss_dp`` over a list of attention probabilities (docs/design/lavit.md). No parameters.
 
     Args:
         loss_weight: λ >= 0; 0 gives a constant 0 without touching the inputs.

@@ -1,4 +1,4 @@
-"""FLOPs and parameter counts of mmdet / mmseg models and their backbones, on fvcore's
+"""Counting: FLOPs and parameter counts of mmdet / mmseg models and their backbones, on fvcore's
 ``FlopCountAnalysis`` (1 multiply-accumulate = 1 FLOP), under one convention that reproduces the published
 baselines (Swin-T Mask R-CNN 267 G, Swin-T UperNet 945 G; see docs/flops.md):
 
@@ -15,7 +15,7 @@ baselines (Swin-T Mask R-CNN 267 G, Swin-T UperNet 945 G; see docs/flops.md):
 * **classification form**: the backbone returning its last stage only (Swin-style backbones thus apply
   just the last output norm, which is the classification model's final norm), global average pooling and a
   ``num_classes`` linear classifier, at 224×224 by default. Agent-attention ops use their pretraining agent
-  grid (P×P: 3-4-7-7 in the released models), which is the ImageNet form (spec agent_attention.md §1.3).
+  grid (P×P: 3-4-7-7 in the released models), which is the ImageNet form (docs/design/agent_attention.md).
 
 Parameters are always every parameter of the module counted (the whole model includes mmseg's auxiliary
 head: it is part of the trained checkpoint and of the published parameter counts).
@@ -23,210 +23,27 @@ head: it is part of the trained checkpoint and of the published parameter counts
 Resized position biases and encodings are cached by ``DerivedTensorCache`` at inference, but never while
 tracing, so every count includes the interpolations that a first forward at that size performs.
 """
-import copy
-import inspect
 import json
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from fvcore.nn import FlopCountAnalysis
 from mmengine.config import Config
-from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import DefaultScope
 
-from ..engine.runner_setup import convert_sync_bn, task_of
-from ..models.layers.agent_attention import AgentAttention
-from ..utils.config import load_config, resolve_config_path
-from .handles import EXTRA_HANDLES, skipped_op_note
+from ..models.api import use_pretraining_agent_grids
+from ..utils.config import load_config, task_of
+from .build import ClassificationForm, build_backbone, build_model, default_shape, dummy_batch, in_eval_mode
+from .handles import EXTRA_HANDLES
+from .report import Complexity
 
-__all__ = [
-    'Complexity', 'ClassificationForm', 'DEFAULT_SHAPES', 'CLASSIFICATION_SHAPE', 'resolve_config_path',
-    'load_config', 'default_shape', 'build_model', 'build_backbone', 'count_flops', 'fixed_proposals',
-    'heads_signature', 'measure', 'measure_parts', 'use_pretraining_agent_grids'
-]
+__all__ = ['count_flops', 'fixed_proposals', 'heads_signature', 'measure', 'measure_parts']
 
 HW = Tuple[int, int]
-DEFAULT_SHAPES: Dict[str, HW] = {'mmdet': (1280, 800), 'mmseg': (512, 2048)}
-CLASSIFICATION_SHAPE: HW = (224, 224)
 
 
-# ------------------------------------------------------------------------------------------------ configs
-def default_shape(cfg: Config, mode: str = 'model') -> HW:
-    """224×224 for the classification form, else by task: 1280×800 (mmdet) or 512×2048 (mmseg)."""
-    if mode == 'classification':
-        return CLASSIFICATION_SHAPE
-    return DEFAULT_SHAPES[task_of(cfg)]
-
-
-def _eval(module: nn.Module) -> nn.Module:
-    module.eval()  # some OpenMMLab train() overrides (mmdet's Swin) return None, so no chaining
-    return module
-
-
-@contextmanager
-def _scope(cfg: Config) -> Iterator[Any]:
-    """The task's model registry, with the config's default scope active while building."""
-    task = task_of(cfg)
-    with DefaultScope.overwrite_default_scope(task):
-        if task == 'mmdet':
-            from mmdet.registry import MODELS
-        else:
-            from mmseg.registry import MODELS
-        yield MODELS
-
-
-def build_model(cfg: Config) -> nn.Module:
-    """The whole detector / segmentor in eval mode. SyncBN becomes BN: a count is one process, and SyncBN
-    needs a process group (the FLOPs of BN and SyncBN are the same). Weights are not loaded."""
-    model_cfg = copy.deepcopy(cfg.model)  # convert_sync_bn edits in place; leave the caller's config alone
-    convert_sync_bn(model_cfg)
-    with _scope(cfg) as registry:
-        model = registry.build(model_cfg)
-    return _eval(revert_sync_batchnorm(model))
-
-
-def build_backbone(cfg: Config, last_stage_only: bool = False) -> nn.Module:
-    """``cfg.model.backbone`` alone, in eval mode; ``last_stage_only`` returns only the deepest output."""
-    backbone_cfg = copy.deepcopy(cfg.model.backbone)
-    convert_sync_bn(backbone_cfg)
-    with _scope(cfg) as registry:
-        if last_stage_only:
-            indices = backbone_cfg.get('out_indices')
-            if indices is None:
-                default = inspect.signature(registry.get(backbone_cfg['type'])).parameters.get('out_indices')
-                if default is None or default.default is inspect.Parameter.empty:
-                    raise ValueError(f"{backbone_cfg['type']} has no out_indices argument: cannot build the "
-                                     f'classification form')
-                indices = default.default
-            backbone_cfg['out_indices'] = (max(indices), )
-        backbone = registry.build(backbone_cfg)
-    return _eval(revert_sync_batchnorm(backbone))
-
-
-def use_pretraining_agent_grids(model: nn.Module) -> int:
-    """Set every :class:`AgentAttention` to its pretraining agent grid (P×P, P² = ``agent_num``), the form the
-    ImageNet models run in. Returns how many ops changed."""
-    changed = 0
-    for module in model.modules():
-        if isinstance(module, AgentAttention):
-            grid = (module.pool_size, module.pool_size)
-            if module.agent_shape != grid:
-                module.agent_shape = grid
-                module.bias_cache.clear()
-                changed += 1
-    return changed
-
-
-class ClassificationForm(nn.Module):
-    """backbone (last stage) -> global average pool -> Linear(C, num_classes).
-
-    The pooling is a ``mean`` as in the official Agent/FLatten classifiers, which fvcore does not count.
-    """
-
-    def __init__(self, backbone: nn.Module, channels: int, num_classes: int = 1000) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.head = nn.Linear(channels, num_classes)
-
-    @staticmethod
-    def last_map(outputs: Union[torch.Tensor, Sequence[torch.Tensor]]) -> torch.Tensor:
-        return outputs if isinstance(outputs, torch.Tensor) else outputs[-1]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.last_map(self.backbone(x)).mean(dim=(2, 3)))
-
-
-# ------------------------------------------------------------------------------------------------ results
-@dataclass
-class Complexity:
-    """One count. ``flops`` in MACs; ``by_module`` maps module names (relative to the counted root, '' = root)
-    to MACs; ``skipped`` maps operators fvcore had no handle for to how often they ran."""
-    flops: int
-    params: int
-    shape: HW
-    input_shape: HW
-    mode: str
-    task: str
-    config: str = ''
-    by_module: Dict[str, int] = field(default_factory=dict)
-    module_params: Dict[str, int] = field(default_factory=dict)
-    uncalled: List[str] = field(default_factory=list)
-    by_operator: Dict[str, int] = field(default_factory=dict)
-    skipped: Dict[str, int] = field(default_factory=dict)
-    notes: List[str] = field(default_factory=list)
-    seconds: float = 0.
-
-    @property
-    def flops_g(self) -> float:
-        return self.flops / 1e9
-
-    @property
-    def params_m(self) -> float:
-        return self.params / 1e6
-
-    def modules_to_depth(self, depth: int) -> List[str]:
-        """Module names down to ``depth`` dots-levels, in registration order, '' (the root) first."""
-        return [n for n in self.module_params if n == '' or n.count('.') < depth]
-
-    def to_dict(self, depth: int = 3) -> Dict[str, Any]:
-        return {
-            'config': self.config,
-            'task': self.task,
-            'mode': self.mode,
-            'flops_g': self.flops_g,
-            'params_m': self.params_m,
-            'shape': list(self.shape),
-            'input_shape': list(self.input_shape),
-            'by_module_g': {n: self.by_module.get(n, 0) / 1e9 for n in self.modules_to_depth(depth)},
-            'params_by_module_m': {n: self.module_params[n] / 1e6 for n in self.modules_to_depth(depth)},
-            'by_operator_g': {op: v / 1e9 for op, v in sorted(self.by_operator.items(), key=lambda kv: -kv[1])},
-            'skipped_ops': {op: {'calls': n, 'note': skipped_op_note(op)} for op, n in self.skipped.items()},
-            'notes': self.notes,
-            'seconds': round(self.seconds, 2),
-            'convention': 'fvcore FlopCountAnalysis + mmagent handles, 1 multiply-accumulate = 1 FLOP',
-        }
-
-    def save_json(self, path: str, depth: int = 3) -> None:
-        with open(path, 'w') as f:
-            json.dump(self.to_dict(depth), f, indent=2)
-
-    def format(self, depth: int = 3) -> str:
-        """Summary, per-module table down to ``depth``, per-operator totals and the skipped operators."""
-        total = max(self.flops, 1)
-        h, w = self.shape
-        lines = [f'config: {self.config}'] if self.config else []
-        lines.append(f'mode: {self.mode} ({self.task}); input {h}x{w}'
-                     + (f', padded to {self.input_shape[0]}x{self.input_shape[1]}'
-                        if tuple(self.input_shape) != tuple(self.shape) else ''))
-        lines += [f'note: {n}' for n in self.notes]
-        lines += [f'FLOPs: {self.flops_g:.2f} G (multiply-accumulates)', f'params: {self.params_m:.2f} M', '']
-        names = self.modules_to_depth(depth)
-        width = max(len('  ' * n.count('.') + n) for n in names if n) if len(names) > 1 else 10
-        width = max(width, len('module'))
-        lines.append(f'{"module":<{width}}  {"params (M)":>10}  {"GFLOPs":>10}  {"%":>6}')
-        uncalled = set(self.uncalled)
-        for name in names:
-            label = '(total)' if name == '' else '  ' * name.count('.') + name
-            flops = self.by_module.get(name, 0)
-            if name and not flops and not self.module_params[name]:
-                continue
-            gflops = 'not run' if name in uncalled else f'{flops / 1e9:.3f}'
-            pct = '' if name in uncalled else f'{100 * flops / total:.1f}'
-            lines.append(f'{label:<{width}}  {self.module_params[name] / 1e6:>10.3f}  {gflops:>10}  {pct:>6}')
-        lines += ['', 'by operator:']
-        for op, value in sorted(self.by_operator.items(), key=lambda kv: -kv[1]):
-            lines.append(f'  {op:<28} {value / 1e9:>10.3f} G')
-        lines += ['', 'skipped by fvcore (no FLOPs added):']
-        for op, calls in sorted(self.skipped.items(), key=lambda kv: -kv[1]):
-            lines.append(f'  {op:<34} x{calls:<4} {skipped_op_note(op)}')
-        return '\n'.join(lines)
-
-
-# ------------------------------------------------------------------------------------------------ counting
 def count_flops(module: nn.Module, inputs: Tuple[Any, ...]) -> FlopCountAnalysis:
     """fvcore's analysis of ``module(*inputs)`` with mmagent's extra handles, run under ``no_grad``."""
     analysis = FlopCountAnalysis(module, inputs).set_op_handle(**EXTRA_HANDLES)
@@ -244,21 +61,6 @@ def _result(analysis: FlopCountAnalysis, root: nn.Module, shape: HW, input_shape
         mode=mode, task=task, config=config, by_module=dict(analysis.by_module()), module_params=module_params,
         uncalled=sorted(analysis.uncalled_modules()), by_operator=dict(analysis.by_operator()),
         skipped=dict(analysis.unsupported_ops()), notes=notes, seconds=seconds)
-
-
-def _dummy_batch(model: nn.Module, task: str, shape: HW) -> Tuple[torch.Tensor, list]:
-    """One random image of ``shape`` through the model's own data preprocessor in test mode (normalisation
-    and, where configured, padding to the size divisor)."""
-    height, width = shape
-    meta = dict(img_shape=(height, width), ori_shape=(height, width), pad_shape=(height, width),
-                scale_factor=(1., 1.))
-    if task == 'mmdet':
-        from mmdet.structures import DetDataSample as Sample
-    else:
-        from mmseg.structures import SegDataSample as Sample
-    image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    data = model.data_preprocessor(dict(inputs=[image], data_samples=[Sample(metainfo=meta)]), training=False)
-    return data['inputs'], data['data_samples']
 
 
 def fixed_proposals(num: int, height: int, width: int) -> torch.Tensor:
@@ -371,12 +173,12 @@ def measure(cfg: Union[Config, str],
         inputs = torch.randn(1, 3, *shape, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             channels = ClassificationForm.last_map(backbone(inputs)).shape[1]
-        root = _eval(ClassificationForm(backbone, channels, num_classes))
+        root = in_eval_mode(ClassificationForm(backbone, channels, num_classes))
         notes.append(f'classification form: last stage, global average pool, Linear({channels}, {num_classes})')
         analysis = count_flops(root, (inputs, ))
     else:
         model = build_model(cfg)
-        inputs, data_samples = _dummy_batch(model, task, shape)
+        inputs, data_samples = dummy_batch(model, task, shape)
         if mode == 'backbone':
             root = model.backbone
             analysis = count_flops(root, (inputs, ))
@@ -433,7 +235,7 @@ def measure_parts(cfg: Union[Config, str],
     shape = tuple(shape) if shape is not None else default_shape(cfg)
     start = time.perf_counter()
     model = build_model(cfg)
-    inputs, data_samples = _dummy_batch(model, task, shape)
+    inputs, data_samples = dummy_batch(model, task, shape)
     input_shape = tuple(inputs.shape[-2:])
 
     shapes: List[torch.Size] = []
