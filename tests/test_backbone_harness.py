@@ -31,7 +31,7 @@ def _outputs(model, x):
 
 
 def test_every_family_is_registered_and_has_a_smoke_arch():
-    assert FAMILIES == ['agent_pvt', 'agent_swin', 'flatten_pvt', 'flatten_swin', 'lavit']
+    assert FAMILIES == ['agent_pvt', 'agent_swin', 'flatten_pvt', 'flatten_pvtv2', 'flatten_swin', 'lavit']
     for family, cls in BACKBONES.items():
         assert cls.smoke_arch, family
         for registry in (MMDET_MODELS, MMSEG_MODELS):

@@ -63,6 +63,9 @@ PUBLISHED_CLASSIFICATION = [
     ('configs/flatten_swin/mask-rcnn_flatten-swin-t_fpn_1x_coco.py', 4.5, 29.19),
     ('configs/flatten_swin/mask-rcnn_flatten-swin-s_fpn_1x_coco.py', 8.7, 50.51),
     ('configs/flatten_swin/mask-rcnn_flatten-swin-b_fpn_1x_coco.py', 15.4, 88.97),
+    # FLatten-PVTv2: published FLOPs for B1/B2 (FLatten paper); params = the official models' totals exactly
+    ('configs/flatten_pvtv2/mask-rcnn_flatten-pvtv2-b1_fpn_1x_coco.py', 2.2, 12.93),
+    ('configs/flatten_pvtv2/mask-rcnn_flatten-pvtv2-b2_fpn_1x_coco.py', 4.3, 22.55),
 ]
 
 

@@ -6,7 +6,7 @@ names, their inputs and their outputs; see their README.
 import torch
 import torch.nn.functional as F
 
-from mmagent.models import AgentPVT, AgentSwinTransformer, FLattenPVT, FLattenSwinTransformer
+from mmagent.models import AgentPVT, AgentSwinTransformer, FLattenPVT, FLattenPVTv2, FLattenSwinTransformer
 from mmagent.models.converters import convert_official_state_dict, load_converted
 
 from .conftest import load_reference
@@ -103,4 +103,26 @@ def test_flatten_pvt_classification(reference_dir):
         assert (tokens[i] - expected[f'stage{i}']).abs().max().item() <= TOLERANCE, f'stage{i}'
     sd = ref['state_dict']
     logits = tokens[3].mean(1) @ sd['head.weight'].T + sd['head.bias']  # the official final norm is unused
+    assert (logits - expected['logits']).abs().max().item() <= TOLERANCE
+
+
+def test_flatten_pvt_v2_classification(reference_dir):
+    ref = load_reference(reference_dir, 'flatten_pvt_v2_cls')
+    c = ref['constructor']
+    assert c['la_sr_ratios'] == '1111' and c['attn_type'] == 'LLLL'  # the released form: no spatial reduction
+    model = FLattenPVTv2(embed_dims=c['embed_dims'], depths=c['depths'], num_heads=c['num_heads'],
+                         mlp_ratios=c['mlp_ratios'], attn_type=c['attn_type'], focusing_factor=c['focusing_factor'],
+                         kernel_size=c['kernel_size'], drop_path_rate=0.).eval()
+    dropped, report = _convert_and_load(model, ref)
+    # the stage norms norm1..4 are the backbone's output norms: only the classifier is dropped
+    assert sorted(dropped) == ['head.bias', 'head.weight'] and report['missing'] == []
+    image = ref['inputs']['square']
+    tokens = _stage_tokens(model, [getattr(model, f'block{i + 1}')[-1] for i in range(4)], image)
+    expected = ref['outputs']['square']
+    for i in range(4):
+        assert (tokens[i] - expected[f'stage{i}']).abs().max().item() <= TOLERANCE, f'stage{i}'
+    with torch.no_grad():
+        pooled = model(image)[-1].mean(dim=(2, 3))  # norm4 output, averaged over tokens
+    sd = ref['state_dict']
+    logits = pooled @ sd['head.weight'].T + sd['head.bias']
     assert (logits - expected['logits']).abs().max().item() <= TOLERANCE

@@ -1,7 +1,7 @@
 """Backbone-only parameter counts of the downstream modules (the official modules' counts), within 0.01 M."""
 import pytest
 
-from mmagent.models import AgentPVT, AgentSwinTransformer, FLattenPVT, FLattenSwinTransformer
+from mmagent.models import AgentPVT, AgentSwinTransformer, FLattenPVT, FLattenPVTv2, FLattenSwinTransformer
 
 pytestmark = pytest.mark.slow
 
@@ -34,3 +34,16 @@ def test_agent_backbone_counts_exact(cls, arch, expected):
 ])
 def test_flatten_backbone_counts(cls, arch, expected_m):
     assert abs(_count(cls(arch=arch)) / 1e6 - expected_m) <= 0.01
+
+
+# The official classification models' backbone counts (tests/data/reference/README.md: total minus head minus
+# the final norm norm4) plus norm4, which mmagent keeps as the stage-4 output norm.
+@pytest.mark.parametrize('arch, official_backbone, norm4', [
+    ('b0', 3_337_312, 512),
+    ('b1', 12_417_216, 1_024),
+    ('b2', 22_034_240, 1_024),
+    ('b3', 37_759_808, 1_024),
+    ('b4', 51_322_944, 1_024),
+])
+def test_flatten_pvt_v2_counts_exact(arch, official_backbone, norm4):
+    assert _count(FLattenPVTv2(arch=arch)) == official_backbone + norm4

@@ -190,7 +190,7 @@ def finite_losses(log):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('family', ['agent-pvt-t', 'flatten-pvt-t', 'lavit-t'])
+@pytest.mark.parametrize('family', ['agent-pvt-t', 'flatten-pvt-t', 'flatten-pvtv2-b0', 'lavit-t'])
 def test_amp_training_for_every_family(tmp_path, demo_data, family):
     for config, options in ((f'configs/demo/mask-rcnn_{family}_fpn_demo.py', det_options),
                             (f'configs/demo/upernet_{family}_demo.py', seg_options)):

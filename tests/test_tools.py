@@ -72,3 +72,17 @@ def test_train_test_resume(tmp_path, demo_data, config, options, metric):
     assert 'resumed epoch: 0, iter: 2' in log
     assert trained_iterations(log) == [3, 4, 5, 6]
     assert osp.exists(osp.join(work, 'iter_6.pth'))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config, options, metric', [
+    ('configs/demo/mask-rcnn_flatten-pvtv2-b0_fpn_demo.py', det_options, 'coco/bbox_mAP'),
+])
+def test_new_family_trains_and_tests(tmp_path, demo_data, config, options, metric):
+    """A family added on the redesigned skeletons trains and evaluates through the tools like the others."""
+    work = str(tmp_path / 'work')
+    log = run_tool('tools/train.py', config, '--work-dir', work, '--cfg-options', *options(demo_data, 2))
+    assert trained_iterations(log) == [1, 2]
+    log = run_tool('tools/test.py', config, osp.join(work, 'iter_2.pth'), '--work-dir', str(tmp_path / 'test'),
+                   '--cfg-options', *options(demo_data, 2))
+    assert re.search(re.escape(metric) + r'\s*[:|]', log) or metric in log

@@ -17,7 +17,7 @@ class AgentAttentionFamily:
     """Agent attention in the ``A`` blocks; the skeleton's host attention in the ``B`` blocks.
 
     Args:
-        arch: see the skeleton.
+        arch: a named size of the backbone's ``arch_zoo`` (default ``default_arch``) or a dict; see the skeleton.
         agent_num: pretraining agent count per stage (9, 16, 49, 49); fixes the bias shapes.
         agent_shapes: runtime agent grid per stage, an int or (a_h, a_w) each; default the family's official
             downstream grids (``default_agent_shapes``).
@@ -30,7 +30,7 @@ class AgentAttentionFamily:
     default_agent_shapes: ClassVar[Sequence[IntPair]] = (7, 7, 7, 7)
 
     def __init__(self,
-                 arch='t',
+                 arch=None,
                  *,
                  agent_num: Sequence[int] = (9, 16, 49, 49),
                  agent_shapes: Sequence[IntPair] = None,
@@ -60,7 +60,7 @@ class FocusedLinearFamily:
     blocks.
 
     Args:
-        arch: see the skeleton.
+        arch: a named size of the backbone's ``arch_zoo`` (default ``default_arch``) or a dict; see the skeleton.
         focusing_factor: p of the focusing function (3).
         kernel_size: DWC kernel (5).
         pe_interp: resize mode of the positional encodings (``'bicubic'`` or ``'bilinear'``).
@@ -71,7 +71,7 @@ class FocusedLinearFamily:
     layout_letters: ClassVar[Tuple[str, str]] = ('L', 'S')
 
     def __init__(self,
-                 arch='t',
+                 arch=None,
                  *,
                  focusing_factor: float = 3,
                  kernel_size: int = 5,

@@ -17,7 +17,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..converters import load_pretrained
-from ..layers.common import DerivedCacheOwner, Mlp
+from ..layers.common import ConvMlp, DerivedCacheOwner, Mlp
 
 __all__ = ['BlockSpec', 'TransformerBlock', 'BackboneBase', 'with_layouts']
 
@@ -49,21 +49,23 @@ class TransformerBlock(nn.Module):
     """Pre-norm block: x + DropPath(attn(LN(x))), then x + DropPath(MLP(LN(x))).
 
     Keys ``norm1``, ``attn``, ``norm2``, ``mlp`` as in the official checkpoints. ``attn`` is any module with
-    ``forward(x, hw_shape)``. Shapes: (B, H·W, C) -> (B, H·W, C).
+    ``forward(x, hw_shape)``; ``conv_mlp`` selects PVTv2's convolutional MLP. Shapes: (B, H·W, C) -> (B, H·W, C).
     """
 
     def __init__(self, embed_dims: int, attn: nn.Module, mlp_ratio: float, drop: float, drop_path: float,
-                 norm_eps: float) -> None:
+                 norm_eps: float, conv_mlp: bool = False) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
         self.attn = attn
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
-        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), drop)
+        self.conv_mlp = conv_mlp
+        self.mlp = (ConvMlp if conv_mlp else Mlp)(embed_dims, int(embed_dims * mlp_ratio), drop)
 
     def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
         x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        y = self.norm2(x)
+        return x + self.drop_path(self.mlp(y, hw_shape) if self.conv_mlp else self.mlp(y))
 
 
 class BackboneBase(DerivedCacheOwner, BaseModule):
@@ -99,6 +101,7 @@ class BackboneBase(DerivedCacheOwner, BaseModule):
     checkpoint_layout: ClassVar[str] = ''
     benchmark_baseline: ClassVar[str] = ''
     smoke_arch: ClassVar[Dict[str, Any]] = {}
+    default_arch: ClassVar[str] = 't'
     default_drop_path_rate: ClassVar[float] = 0.1
 
     def __init__(self,
@@ -163,17 +166,18 @@ class BackboneBase(DerivedCacheOwner, BaseModule):
         return settings
 
     @classmethod
-    def resolve_arch_from(cls, arch: Union[str, Dict[str, Any]], kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    def resolve_arch_from(cls, arch: Union[str, Dict[str, Any], None], kwargs: Dict[str, Any]) -> Dict[str, Any]:
         """:meth:`resolve_arch` with the overrides taken out of a constructor's ``kwargs``: any key of the
         arch settings (``embed_dims``, ``depths``, ...) given as an argument overrides the named arch. What
         remains in ``kwargs`` goes on to the explicit signature of :class:`BackboneBase`."""
         keys = next(iter(cls.arch_zoo.values()))
-        return cls.resolve_arch(arch, **{k: kwargs.pop(k) for k in keys if k in kwargs})
+        return cls.resolve_arch(cls.default_arch if arch is None else arch,
+                                **{k: kwargs.pop(k) for k in keys if k in kwargs})
 
     @classmethod
     def num_stages_of(cls, cfg: Dict[str, Any]) -> int:
         """How many stages a backbone built from ``cfg`` (its keyword arguments) has, without building it."""
-        return len(cls.resolve_arch(cfg.get('arch', 't'), depths=cfg.get('depths'))['depths'])
+        return len(cls.resolve_arch(cfg.get('arch') or cls.default_arch, depths=cfg.get('depths'))['depths'])
 
     @staticmethod
     def _check_indices(name: str, out_indices: Sequence[int], frozen_stages: int, num_stages: int) -> None:

@@ -15,12 +15,12 @@ from mmcv.cnn.bricks import DropPath
 from mmengine.logging import print_log
 
 from ...registry import register_model
-from ..layers.common import depthwise_conv_tokens, init_linear_trunc_normal, per_stage
+from ..layers.common import ConvMlp, per_stage
 from ..layers.lavit_attention import LaViTLessAttention, LaViTVanillaAttention, ResidualAttentionDownsample
 from ..losses.dp_loss import DiagonalityPreservingLoss
 from .pyramid_skeleton import PyramidSkeleton
 
-__all__ = ['LaViT', 'LaViTBlock', 'ConvFFN', 'PATCH_GEOMETRY', 'LA_DEFAULTS', 'RAD_DEFAULTS', 'DP_DEFAULTS']
+__all__ = ['LaViT', 'LaViTBlock', 'PATCH_GEOMETRY', 'LA_DEFAULTS', 'RAD_DEFAULTS', 'DP_DEFAULTS']
 
 # (kernel, stride, padding) of the stage-1 and later patch embeddings; RAD mirrors the later ones.
 PATCH_GEOMETRY = {
@@ -41,26 +41,6 @@ def _merged(group: str, defaults: Dict[str, Any], given: Optional[Dict[str, Any]
     return dict(defaults, **(given or {}))
 
 
-class ConvFFN(nn.Module):
-    """PVTv2 convolutional FFN: Linear C→rC, depthwise 3×3 on the hidden map, GELU, Linear rC→C.
-
-    Shapes: ``forward(x, hw_shape)``: (B, H·W, C) -> (B, H·W, C).
-    """
-
-    def __init__(self, embed_dims: int, hidden_dims: int, drop: float = 0.) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(embed_dims, hidden_dims)
-        self.dwconv = nn.Conv2d(hidden_dims, hidden_dims, 3, padding=1, groups=hidden_dims)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden_dims, embed_dims)
-        self.drop = nn.Dropout(drop)
-        init_linear_trunc_normal(self)
-
-    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        x = depthwise_conv_tokens(self.fc1(x), hw_shape, self.dwconv)
-        return self.drop(self.fc2(self.drop(self.act(x))))
-
-
 class LaViTBlock(nn.Module):
     """Pre-norm layer: x + DropPath(attn(LN(x), prev)), then x + DropPath(FFN(LN(x))) (FFN optional).
 
@@ -76,7 +56,7 @@ class LaViTBlock(nn.Module):
         self.attn = attn
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = nn.LayerNorm(embed_dims) if with_ffn else None
-        self.ffn = ConvFFN(embed_dims, int(embed_dims * mlp_ratio), drop) if with_ffn else None
+        self.ffn = ConvMlp(embed_dims, int(embed_dims * mlp_ratio), drop, nested_dwconv=False) if with_ffn else None
 
     def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int],
                 prev: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -140,7 +120,7 @@ class LaViT(PyramidSkeleton):
     stage_prefix = 'stage'
 
     def __init__(self,
-                 arch: Union[str, dict] = 't',
+                 arch: Union[str, dict, None] = None,
                  *,
                  pool_size: int = 7,
                  kv_norm: bool = True,

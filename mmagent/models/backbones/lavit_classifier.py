@@ -26,7 +26,7 @@ class LaViTClassifier(LaViT):
     (cross entropy) and, in training mode with ``loss_dp`` enabled, ``loss_dp``.
     """
 
-    def __init__(self, arch: Union[str, dict] = 't', num_classes: int = 1000, **kwargs) -> None:
+    def __init__(self, arch: Union[str, dict, None] = None, num_classes: int = 1000, **kwargs) -> None:
         if 'out_indices' in kwargs:
             raise TypeError('LaViTClassifier: out_indices is fixed to the last stage')
         num_stages = self.num_stages_of(dict(kwargs, arch=arch))

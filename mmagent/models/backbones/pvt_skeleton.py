@@ -1,7 +1,7 @@
 """The PVT (v1) skeleton shared by Agent-PVT and FLatten-PVT: the pyramid skeleton with non-overlapping patch
 embeddings (stride 4, then 2) and transformer blocks whose attention the layout string chooses: the family's
 efficient attention, or PVT's spatial-reduction attention (docs/design/skeletons.md)."""
-from typing import ClassVar, Sequence, Tuple, Union
+from typing import ClassVar, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -47,9 +47,12 @@ class PVTSkeleton(PyramidSkeleton):
     benchmark_baseline = 'pvt'
     qkv_layout: ClassVar[str] = 'q_kv'
     layout_letters: ClassVar[Tuple[str, str]] = ('', '')
+    # What PVTv2 changes (pvtv2_skeleton.py): its MLP and a LayerNorm after every stage.
+    conv_mlp: ClassVar[bool] = False
+    stage_norms: ClassVar[bool] = False
 
     def __init__(self,
-                 arch: Union[str, dict] = 't',
+                 arch: Union[str, dict, None] = None,
                  *,
                  sr_ratios: Sequence[int] = (8, 4, 2, 1),
                  patch_size: int = 4,
@@ -69,8 +72,11 @@ class PVTSkeleton(PyramidSkeleton):
         self.block_letters = parse_layout(self.attn_type, depths, *self.layout_letters)
         self.sr_ratios = per_stage('sr_ratios', sr_ratios, num_stages)
         self.qkv_bias = qkv_bias
-        geometries = [(patch_size, patch_size, 0)] + [(2, 2, 0)] * (num_stages - 1)
-        super().__init__(arch['embed_dims'], geometries, **kwargs)
+        super().__init__(arch['embed_dims'], self.patch_geometries(patch_size, num_stages), **kwargs)
+
+    def patch_geometries(self, patch_size: int, num_stages: int) -> List[Tuple[int, int, int]]:
+        """(kernel, stride, padding) of every stage's patch embedding: non-overlapping, stride 4 then 2."""
+        return [(patch_size, patch_size, 0)] + [(2, 2, 0)] * (num_stages - 1)
 
     def build_stage(self, stage: int, pretrain_hw: Tuple[int, int]) -> None:
         dims = self.embed_dims[stage]
@@ -81,8 +87,14 @@ class PVTSkeleton(PyramidSkeleton):
                              pretrain_hw=pretrain_hw, attn_drop=self.attn_drop_rate, proj_drop=self.drop_rate,
                              qkv_bias=self.qkv_bias)
             blocks.append(TransformerBlock(dims, self.build_attention(spec), self.mlp_ratios[stage], self.drop_rate,
-                                           drop_path, norm_eps=1e-6))
+                                           drop_path, norm_eps=1e-6, conv_mlp=self.conv_mlp))
         setattr(self, f'block{stage + 1}', nn.ModuleList(blocks))
+        if self.stage_norms:
+            setattr(self, f'norm{stage + 1}', nn.LayerNorm(dims, eps=1e-6))
+
+    def stage_parts(self, stage: int) -> List[nn.Module]:
+        parts = [getattr(self, f'block{stage + 1}')]
+        return parts + [getattr(self, f'norm{stage + 1}')] if self.stage_norms else parts
 
     def build_attention(self, spec: BlockSpec) -> nn.Module:
         if spec.letter == self.layout_letters[0]:
@@ -97,4 +109,4 @@ class PVTSkeleton(PyramidSkeleton):
     def forward_stage(self, stage, tokens, hw_shape, context) -> torch.Tensor:
         for block in getattr(self, f'block{stage + 1}'):
             tokens = self._call_block(block, tokens, hw_shape)
-        return tokens
+        return getattr(self, f'norm{stage + 1}')(tokens) if self.stage_norms else tokens

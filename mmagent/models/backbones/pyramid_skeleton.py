@@ -57,6 +57,7 @@ class PyramidSkeleton(BackboneBase):
     """
 
     stage_prefix: ClassVar[str] = 'block'
+    with_pos_embed: ClassVar[bool] = True  # PVTv2 has none (its position information comes from convolutions)
 
     def __init__(self,
                  embed_dims: Sequence[int],
@@ -81,10 +82,11 @@ class PyramidSkeleton(BackboneBase):
             self.pretrain_grids.append((grid, grid))
             in_channels = self.in_channels if stage == 0 else self.embed_dims[stage - 1]
             setattr(self, f'patch_embed{stage + 1}', ConvPatchEmbed(in_channels, dims, *self.geometries[stage]))
-            pos_embed = nn.Parameter(torch.zeros(1, grid * grid, dims))
-            nn.init.trunc_normal_(pos_embed, std=.02)
-            setattr(self, f'pos_embed{stage + 1}', pos_embed)
-            setattr(self, f'pos_drop{stage + 1}', nn.Dropout(self.drop_rate))
+            if self.with_pos_embed:
+                pos_embed = nn.Parameter(torch.zeros(1, grid * grid, dims))
+                nn.init.trunc_normal_(pos_embed, std=.02)
+                setattr(self, f'pos_embed{stage + 1}', pos_embed)
+                setattr(self, f'pos_drop{stage + 1}', nn.Dropout(self.drop_rate))
             self.build_stage(stage, (grid, grid))
         self.min_input_size = next(s for s in range(1, 4097) if min(min(g) for g in self.stage_grids(s, s)) >= 1)
         self._freeze_stages()
@@ -131,7 +133,9 @@ class PyramidSkeleton(BackboneBase):
     def _stage_modules(self, stage: int):
         # Stage 0 is the stem (patch_embed1 + pos_embed1); stage k >= 1 is everything of stage k.
         first = max(stage, 1)
-        modules = [getattr(self, f'patch_embed{first}'), getattr(self, f'pos_embed{first}')]
+        modules = [getattr(self, f'patch_embed{first}')]
+        if self.with_pos_embed:
+            modules.append(getattr(self, f'pos_embed{first}'))
         if stage >= 1:
             modules += self.stage_parts(stage - 1)
         return modules
@@ -147,7 +151,8 @@ class PyramidSkeleton(BackboneBase):
         outs = []
         for stage in range(self.num_stages):
             tokens, hw_shape = getattr(self, f'patch_embed{stage + 1}')(x)
-            tokens = getattr(self, f'pos_drop{stage + 1}')(tokens + self.pos_embed_at(stage, hw_shape))
+            if self.with_pos_embed:
+                tokens = getattr(self, f'pos_drop{stage + 1}')(tokens + self.pos_embed_at(stage, hw_shape))
             tokens = self.forward_stage(stage, tokens, hw_shape, context)
             x = tokens.reshape(batch, *hw_shape, -1).permute(0, 3, 1, 2).contiguous()
             if stage in self.out_indices:

@@ -110,7 +110,7 @@ class SwinSkeleton(BackboneBase):
     no_shift_on_small_map: ClassVar[bool] = False
 
     def __init__(self,
-                 arch: Union[str, dict] = 't',
+                 arch: Union[str, dict, None] = None,
                  *,
                  window_size: int = 7,
                  patch_size: int = 4,

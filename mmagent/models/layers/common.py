@@ -39,6 +39,34 @@ class Mlp(nn.Module):
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
+class ConvMlp(nn.Module):
+    """The PVTv2 MLP: Linear C→rC, depthwise 3×3 on the hidden map, GELU, Dropout, Linear rC→C, Dropout.
+
+    The depthwise conv is ``dwconv.dwconv`` in the official PVTv2 checkpoints (``nested_dwconv=True``) and
+    ``dwconv`` in mmagent's LaViT. Shapes: ``forward(x, hw_shape)``: (B, H·W, C) -> (B, H·W, C).
+    """
+
+    def __init__(self, in_features: int, hidden_features: int, drop: float = 0., nested_dwconv: bool = True) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        conv = nn.Conv2d(hidden_features, hidden_features, 3, padding=1, groups=hidden_features)
+        self.nested_dwconv = nested_dwconv
+        if nested_dwconv:
+            self.dwconv = nn.Module()
+            self.dwconv.dwconv = conv
+        else:
+            self.dwconv = conv
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_features, in_features)
+        self.drop = nn.Dropout(drop)
+        init_linear_trunc_normal(self)
+
+    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        conv = self.dwconv.dwconv if self.nested_dwconv else self.dwconv
+        x = depthwise_conv_tokens(self.fc1(x), hw_shape, conv)
+        return self.drop(self.fc2(self.drop(self.act(x))))
+
+
 class DerivedTensorCache:
     """Caches tensors computed from parameters (resized position biases, interpolated encodings) while a
     module runs inference, so that a repeated input size does not redo the resizes.

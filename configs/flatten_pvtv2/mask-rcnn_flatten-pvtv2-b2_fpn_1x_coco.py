@@ -1,0 +1,5 @@
+# FLatten-PVTv2-B2 + Mask R-CNN, 1x: the B1 recipe;
+# no published counterpart, no released weights (trains from scratch).
+_base_ = './mask-rcnn_flatten-pvtv2-b1_fpn_1x_coco.py'
+
+model = dict(backbone=dict(arch='b2'))
