@@ -7,7 +7,7 @@ import pytest
 import torch
 from yacs.config import CfgNode
 
-from mmagent.models import AgentPVT, AgentSwinTransformer, FLattenPVT, FLattenSwinTransformer
+from mmagent.models import AgentPVT, AgentSwinTransformer, FLattenPVT, FLattenPVTv2, FLattenSwinTransformer
 from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 from .conftest import REPO_ROOT
@@ -116,6 +116,21 @@ def test_offline_converter_detects_family_and_arch(tmp_path):
     model = AgentPVT(arch='t', init_cfg=dict(type='Pretrained', checkpoint=dst))
     model.init_weights()
     assert torch.equal(model.block3[0].attn.an_bias, source.block3[0].attn.an_bias)
+
+
+def test_offline_converter_detects_flatten_pvt_v2(tmp_path):
+    source = _perturbed(FLattenPVTv2(arch='b0'))
+    state = {k: v.clone() for k, v in source.state_dict().items()}  # PVTv2 keeps norm1..4: only the head is extra
+    state['head.weight'], state['head.bias'] = torch.randn(1000, 256), torch.zeros(1000)
+    src, dst = str(tmp_path / 'flatten_pvt_v2_b0.pth'), str(tmp_path / 'converted.pth')
+    save_official_container(src, state)
+    result = subprocess.run([sys.executable, 'tools/model_converters/convert_official.py', src, dst], cwd=REPO_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "flatten_pvtv2 arch 'b0'" in result.stdout
+    converted = torch.load(dst, weights_only=True)['state_dict']
+    assert set(converted) == set(source.state_dict())
+    assert torch.equal(converted['norm4.weight'], source.norm4.weight)
 
 
 class _RunsCode:
