@@ -1,13 +1,7 @@
-# FLatten-PVT-T + Mask R-CNN, 1x. No published recipe: mmagent adopts the PVT / Agent-PVT one: mmdet's Mask
-# R-CNN 1x setting (single-scale 1333x800, flip), AdamW lr 2e-4, wd 1e-4, 12 epochs, batch 16, drop path 0.2.
-_base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_instance.py',
-    'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py',
-    '../_base_/no_decay/flatten.py',
-]
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+# FLatten-PVT-T + Mask R-CNN, 1x. No published recipe: mmagent adopts the PVT / Agent-PVT one
+# (configs/_base_/recipes/mask-rcnn_pvt_1x.py: single-scale 1333x800, flip, AdamW lr 2e-4, wd 1e-4, 12 epochs,
+# batch 16), drop path 0.2.
+_base_ = ['../_base_/recipes/mask-rcnn_pvt_1x.py', '../_base_/no_decay/flatten.py']
 
 model = dict(
     backbone=dict(
@@ -20,9 +14,4 @@ model = dict(
     neck=dict(in_channels=[64, 128, 320, 512]))
 
 # No weight decay: the FLatten family rule (configs/_base_/no_decay/flatten.py).
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.0002, weight_decay=0.0001),
-    paramwise_cfg=dict(custom_keys={{_base_.no_decay_keys}}))
-auto_scale_lr = dict(enable=False, base_batch_size=16)
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={{_base_.no_decay_keys}}))
