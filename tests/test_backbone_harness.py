@@ -11,6 +11,7 @@ import torch.nn as nn
 import mmagent
 from mmagent.models import (BACKBONES, clear_caches, create_backbone, derived_caches, list_backbones,
                             set_attention_mode, set_caches_enabled)
+from mmagent.models.backbones.cswin_skeleton import CSwinSkeleton
 from mmagent.models.backbones.pyramid_skeleton import PyramidSkeleton
 from mmagent.models.backbones.swin_skeleton import SwinSkeleton
 from mmagent.registry import MMDET_MODELS, MMSEG_MODELS
@@ -31,7 +32,8 @@ def _outputs(model, x):
 
 
 def test_every_family_is_registered_and_has_a_smoke_arch():
-    assert FAMILIES == ['agent_pvt', 'agent_swin', 'flatten_pvt', 'flatten_pvtv2', 'flatten_swin', 'lavit']
+    assert FAMILIES == ['agent_cswin', 'agent_pvt', 'agent_swin', 'flatten_cswin', 'flatten_pvt', 'flatten_pvtv2', 'flatten_swin',
+                        'lavit']
     for family, cls in BACKBONES.items():
         assert cls.smoke_arch, family
         for registry in (MMDET_MODELS, MMSEG_MODELS):
@@ -55,6 +57,11 @@ def test_stage_grids_follow_the_skeleton_geometry(family):
         expected = []
         if isinstance(model, SwinSkeleton):  # the stem pads to the patch, merging pads odd sizes: ceil
             h, w = math.ceil(height / 4), math.ceil(width / 4)
+            for _ in range(4):
+                expected.append((h, w))
+                h, w = math.ceil(h / 2), math.ceil(w / 2)
+        elif isinstance(model, CSwinSkeleton):  # the official 7x7/4 stem with padding 2, then 3x3/2 pad 1
+            h, w = (height - 3) // 4 + 1, (width - 3) // 4 + 1
             for _ in range(4):
                 expected.append((h, w))
                 h, w = math.ceil(h / 2), math.ceil(w / 2)

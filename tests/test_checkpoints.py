@@ -7,7 +7,8 @@ import pytest
 import torch
 from yacs.config import CfgNode
 
-from mmagent.models import AgentPVT, AgentSwinTransformer, FLattenPVT, FLattenPVTv2, FLattenSwinTransformer
+from mmagent.models import (AgentCSwinTransformer, AgentPVT, AgentSwinTransformer, FLattenCSwinTransformer, FLattenPVT,
+                            FLattenPVTv2, FLattenSwinTransformer)
 from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 from .conftest import REPO_ROOT
@@ -131,6 +132,27 @@ def test_offline_converter_detects_flatten_pvt_v2(tmp_path):
     converted = torch.load(dst, weights_only=True)['state_dict']
     assert set(converted) == set(source.state_dict())
     assert torch.equal(converted['norm4.weight'], source.norm4.weight)
+
+
+@pytest.mark.parametrize('cls, arch', [(AgentCSwinTransformer, 't'), (FLattenCSwinTransformer, 's')])
+def test_offline_converter_detects_cswin(tmp_path, cls, arch):
+    source = _perturbed(cls(arch=arch))
+    state = {k: v.clone() for k, v in source.state_dict().items() if not k.startswith('norm')}  # CSwin: no stage norms
+    width = source.num_features[-1]
+    state.update({'norm.weight': torch.ones(width), 'norm.bias': torch.zeros(width),
+                  'head.weight': torch.randn(1000, width), 'head.bias': torch.zeros(1000)})
+    src, dst = str(tmp_path / 'cswin.pth'), str(tmp_path / 'converted.pth')
+    save_official_container(src, state)
+    result = subprocess.run([sys.executable, 'tools/model_converters/convert_official.py', src, dst], cwd=REPO_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"{cls.family} arch '{arch}'" in result.stdout
+    assert 'norm0.weight' in result.stdout  # reported as new in mmagent
+    converted = torch.load(dst, weights_only=True)['state_dict']
+    assert set(converted) == set(state) - {'norm.weight', 'norm.bias', 'head.weight', 'head.bias'}
+    model = cls(arch=arch, init_cfg=dict(type='Pretrained', checkpoint=src))
+    model.init_weights()
+    assert torch.equal(model.stage1[0].attns[0].get_v.weight, source.stage1[0].attns[0].get_v.weight)
 
 
 class _RunsCode:

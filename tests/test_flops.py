@@ -66,6 +66,13 @@ PUBLISHED_CLASSIFICATION = [
     # FLatten-PVTv2: published FLOPs for B1/B2 (FLatten paper); params = the official models' totals exactly
     ('configs/flatten_pvtv2/mask-rcnn_flatten-pvtv2-b1_fpn_1x_coco.py', 2.2, 12.93),
     ('configs/flatten_pvtv2/mask-rcnn_flatten-pvtv2-b2_fpn_1x_coco.py', 4.3, 22.55),
+    # CSwin families: published FLOPs (Agent / FLatten papers); params = the official models' totals
+    ('configs/agent_cswin/mask-rcnn_agent-cswin-t_fpn_1x_coco.py', 4.3, 20.46),
+    ('configs/agent_cswin/mask-rcnn_agent-cswin-s_fpn_1x_coco.py', 6.8, 32.81),
+    ('configs/agent_cswin/mask-rcnn_agent-cswin-b_fpn_1x_coco.py', 14.9, 73.25),
+    ('configs/flatten_cswin/mask-rcnn_flatten-cswin-t_fpn_1x_coco.py', 4.3, 21.20),
+    ('configs/flatten_cswin/mask-rcnn_flatten-cswin-s_fpn_1x_coco.py', 6.9, 35.45),
+    ('configs/flatten_cswin/mask-rcnn_flatten-cswin-b_fpn_1x_coco.py', 15.0, 74.87),
 ]
 
 

@@ -1,7 +1,8 @@
 """Backbone-only parameter counts of the downstream modules (the official modules' counts), within 0.01 M."""
 import pytest
 
-from mmagent.models import AgentPVT, AgentSwinTransformer, FLattenPVT, FLattenPVTv2, FLattenSwinTransformer
+from mmagent.models import (AgentCSwinTransformer, AgentPVT, AgentSwinTransformer, FLattenCSwinTransformer, FLattenPVT,
+                            FLattenPVTv2, FLattenSwinTransformer)
 
 pytestmark = pytest.mark.slow
 
@@ -47,3 +48,19 @@ def test_flatten_backbone_counts(cls, arch, expected_m):
 ])
 def test_flatten_pvt_v2_counts_exact(arch, official_backbone, norm4):
     assert _count(FLattenPVTv2(arch=arch)) == official_backbone + norm4
+
+
+# CSwin: the official classification models' backbone counts (tests/data/reference/README.md: total minus head
+# minus the final norm) plus the four output norms norm0..3 that mmagent adds (2 x (C + 2C + 4C + 8C)).
+@pytest.mark.parametrize('cls, arch, official_backbone', [
+    (AgentCSwinTransformer, 't', 19_944_648),
+    (AgentCSwinTransformer, 's', 32_300_076),
+    (AgentCSwinTransformer, 'b', 72_479_160),
+    (FLattenCSwinTransformer, 't', 20_687_744),
+    (FLattenCSwinTransformer, 's', 34_937_728),
+    (FLattenCSwinTransformer, 'b', 74_096_496),
+])
+def test_cswin_counts_exact(cls, arch, official_backbone):
+    model = cls(arch=arch)
+    output_norms = 2 * 15 * model.embed_dims
+    assert _count(model) == official_backbone + output_norms

@@ -77,6 +77,8 @@ def test_train_test_resume(tmp_path, demo_data, config, options, metric):
 @pytest.mark.slow
 @pytest.mark.parametrize('config, options, metric', [
     ('configs/demo/mask-rcnn_flatten-pvtv2-b0_fpn_demo.py', det_options, 'coco/bbox_mAP'),
+    ('configs/demo/mask-rcnn_agent-cswin-t_fpn_demo.py', det_options, 'coco/bbox_mAP'),
+    ('configs/demo/upernet_flatten-cswin-t_demo.py', seg_options, 'mIoU'),
 ])
 def test_new_family_trains_and_tests(tmp_path, demo_data, config, options, metric):
     """A family added on the redesigned skeletons trains and evaluates through the tools like the others."""

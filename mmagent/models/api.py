@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 import torch.nn as nn
 
 from .backbones import BACKBONES, BackboneBase
-from .layers.agent_attention import AgentAttention
+from .layers.agent_attention import AgentAttentionCore
 from .layers.base import AttentionOp
 from .layers.common import DerivedCacheOwner, DerivedTensorCache
 
@@ -67,7 +67,7 @@ def clear_caches(model: nn.Module) -> int:
 def use_pretraining_agent_grids(model: nn.Module) -> int:
     """Run every agent-attention op on its pretraining agent grid (P×P), the ImageNet form; returns how many
     ops changed."""
-    return sum(m.use_pretraining_agent_grid() for m in model.modules() if isinstance(m, AgentAttention))
+    return sum(m.use_pretraining_agent_grid() for m in model.modules() if isinstance(m, AgentAttentionCore))
 
 
 def list_backbones() -> List[str]:

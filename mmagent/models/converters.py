@@ -26,6 +26,8 @@ __all__ = ['LAYOUT_DROPS', 'convert_official_state_dict', 'load_converted', 'loa
 LAYOUT_DROPS: Dict[str, Dict[str, Tuple[str, ...]]] = {
     'swin': dict(exact=('head.weight', 'head.bias', 'norm.weight', 'norm.bias'), suffix=('.attn_mask', )),
     'pvt': dict(exact=('head.weight', 'head.bias', 'norm.weight', 'norm.bias'), suffix=()),
+    # CSwin has no stage norms: its final norm goes with the head (mmagent adds norm0..3).
+    'cswin': dict(exact=('head.weight', 'head.bias', 'norm.weight', 'norm.bias'), suffix=()),
     # PVTv2's norm1..4 are the backbone's output norms: only the classifier goes.
     'pvtv2': dict(exact=('head.weight', 'head.bias'), suffix=()),
     # mmagent's own LaViT classification checkpoints (no official ones exist): only the head is dropped,

@@ -1,14 +1,15 @@
 """Convert an official Agent-Attention / FLatten ImageNet checkpoint to an mmagent backbone state dict.
 
-    python tools/model_converters/convert_official.py SRC DST [--family agent_swin|agent_pvt|flatten_swin|
-                                                                       flatten_pvt|flatten_pvtv2]
+    python tools/model_converters/convert_official.py SRC DST [--family agent_swin|agent_pvt|agent_cswin|
+                                                                       flatten_swin|flatten_pvt|flatten_pvtv2|
+                                                                       flatten_cswin]
                                                               [--arch t|s|m|b|l|b0..b4]
 
 The file is read without executing pickled code (its yacs config is read as plain data). The classifier,
 the final classification norm (not PVTv2's, whose ``norm4`` is a stage norm) and the Swin ``attn_mask`` buffers
-are dropped by exact key; the result is
-then loaded into the mmagent backbone, and any key difference other than the expected ones (the output
-norms ``norm0..3`` that mmagent adds to Swin backbones) stops the conversion. Family and size are detected
+are dropped by exact key; the result is then loaded into the mmagent backbone, and any key difference other
+than the expected ones (the output norms ``norm0..3`` that mmagent adds to the Swin and CSwin backbones) stops
+the conversion. Family and size are detected
 from the keys and shapes when not given.
 
 Backbones also accept the official file directly (``init_cfg=dict(type='Pretrained', checkpoint=SRC)``);
@@ -28,6 +29,8 @@ from mmagent.utils.checkpoint import CheckpointError, extract_state_dict, load_c
 def detect_family(state_dict) -> str:
     if any(k.startswith('layers.') for k in state_dict):
         layout = 'swin'
+    elif any(k.startswith('stage1_conv_embed.') for k in state_dict):  # CSwin's convolutional stem
+        layout = 'cswin'
     elif any('.mlp.dwconv.dwconv.' in k for k in state_dict):  # PVTv2's convolutional MLP
         layout = 'pvtv2'
     else:

@@ -8,4 +8,5 @@ no_decay_keys = {
     'norm': dict(decay_mult=0.),
     'positional_encoding': dict(decay_mult=0.),
     'attn.scale': dict(decay_mult=0.),
+    'attns.0.scale': dict(decay_mult=0.),  # the CSwin branches
 }

@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from ..layers.agent_attention import AgentAttention
 from ..layers.common import IntPair, per_stage, to_2tuple
+from ..layers.cswin_attention import CSwinAgentAttention, CSwinFocusedLinearAttention
 from ..layers.focused_linear_attention import FocusedLinearAttention
 from .base import BlockSpec
 
@@ -45,13 +46,25 @@ class AgentAttentionFamily:
         self.agent_shapes = [to_2tuple(s, 'agent_shapes') for s in per_stage('agent_shapes', self.agent_shapes,
                                                                               self.num_stages)]
 
-    def build_efficient_attention(self, spec: BlockSpec) -> nn.Module:
+    def _agent_grid(self, spec: BlockSpec) -> Tuple[int, Tuple[int, int]]:
+        """(agent_num, runtime agent grid) of ``spec``'s stage."""
         agent_num = per_stage('agent_num', self.agent_num, spec.num_stages)[spec.stage]
         agent_shape = per_stage('agent_shapes', self.agent_shapes, spec.num_stages)[spec.stage]
+        return agent_num, to_2tuple(agent_shape, 'agent_shapes')
+
+    def build_efficient_attention(self, spec: BlockSpec) -> nn.Module:
+        agent_num, agent_shape = self._agent_grid(spec)
         return AgentAttention(
-            spec.embed_dims, spec.num_heads, agent_num=agent_num, agent_shape=to_2tuple(agent_shape, 'agent_shapes'),
-            pretrain_hw=spec.pretrain_hw, qkv_bias=spec.qkv_bias, qkv_layout=self.qkv_layout, kernel_size=self.agent_kernel_size, scale=self.agent_scale,
-            attn_drop=spec.attn_drop, proj_drop=spec.proj_drop, mode=self.attn_mode)
+            spec.embed_dims, spec.num_heads, agent_num=agent_num, agent_shape=agent_shape, pretrain_hw=spec.pretrain_hw,
+            qkv_bias=spec.qkv_bias, qkv_layout=self.qkv_layout, kernel_size=self.agent_kernel_size,
+            scale=self.agent_scale, attn_drop=spec.attn_drop, proj_drop=spec.proj_drop, mode=self.attn_mode)
+
+    def build_efficient_branch(self, spec: BlockSpec) -> nn.Module:
+        """CSwin form: agent attention on the block's projected Q/K/V; ``kernel_size`` is its LePE conv on V."""
+        agent_num, agent_shape = self._agent_grid(spec)
+        return CSwinAgentAttention(
+            spec.embed_dims, spec.num_heads, agent_num=agent_num, agent_shape=agent_shape, pretrain_hw=spec.pretrain_hw,
+            kernel_size=self.agent_kernel_size, scale=self.agent_scale, attn_drop=spec.attn_drop, mode=self.attn_mode)
 
 
 class FocusedLinearFamily:
@@ -89,4 +102,11 @@ class FocusedLinearFamily:
             spec.embed_dims, spec.num_heads, pretrain_hw=spec.pretrain_hw, qkv_bias=spec.qkv_bias,
             qkv_layout=self.qkv_layout, focusing_factor=self.focusing_factor, kernel_size=self.flatten_kernel_size,
             pe_interp=self.pe_interp, fp32_attention=self.fp32_attention, proj_drop=spec.proj_drop,
+            mode=self.attn_mode)
+
+    def build_efficient_branch(self, spec: BlockSpec) -> nn.Module:
+        """CSwin form: focused linear attention on the block's projected Q/K/V, with LePE."""
+        return CSwinFocusedLinearAttention(
+            spec.embed_dims, spec.num_heads, pretrain_hw=spec.pretrain_hw, focusing_factor=self.focusing_factor,
+            kernel_size=self.flatten_kernel_size, pe_interp=self.pe_interp, fp32_attention=self.fp32_attention,
             mode=self.attn_mode)

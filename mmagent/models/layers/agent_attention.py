@@ -18,33 +18,26 @@ from .base import AttentionOp
 from .common import (IntPair, QKVProjection, depthwise_conv_tokens, init_linear_trunc_normal, merge_heads,
                      pool_tokens_to_grid, resize_grid, split_heads, to_2tuple)
 
-__all__ = ['AgentAttention']
+__all__ = ['AgentAttentionCore', 'AgentAttention']
 
 
-@register_model
-class AgentAttention(QKVProjection, AttentionOp):
-    """Agent attention over a whole (H, W) feature map.
+class AgentAttentionCore(AttentionOp):
+    """The agent part of agent attention, on projected Q, K, V: agents pooled from Q, the stored position
+    biases resized to the map, and the two softmax attentions (no projections, no term on V). The Swin/PVT
+    op :class:`AgentAttention` and the CSwin branch add their own projections and V term around it.
 
     Args:
-        embed_dims: channels C.
-        num_heads: heads h (C must be divisible by h).
+        embed_dims, num_heads: channels C and heads h of the Q/K/V it receives.
         agent_num: pretraining agent count n = P² (9, 16, 49 in the released models); fixes the bias shapes.
-        agent_shape: runtime agent grid (a_h, a_w); defaults to (P, P). The official downstream configs use
-            larger grids, e.g. 9-12-14-7 for Agent-Swin.
+        agent_shape: runtime agent grid (a_h, a_w); defaults to (P, P).
         pretrain_hw: token grid R of this stage at the pretraining resolution (56, 28, 14, 7 at 224); fixes
             the length of ``ah/aw/ha/wa_bias``.
-        qkv_bias: bias of the Q/K/V projections.
-        qkv_layout: ``'qkv'`` (Swin) or ``'q_kv'`` (PVT).
-        kernel_size: kernel of the depthwise conv on V.
-        scale: softmax scale exponent: s = head_dim ** scale (-0.5 in every config). The official
-            ``qk_scale`` argument was ignored there and is not accepted here.
+        scale: softmax scale exponent: s = head_dim ** scale (-0.5 in every config).
         attn_drop: dropout on both attention maps.
-        proj_drop: dropout after ``proj``.
-        mode: ``'fast'`` broadcasts the resized biases over the batch and caches them at inference;
-            ``'naive'`` is the official literal computation (both terms resized separately every forward and
-            repeated over the batch), kept as a reference and benchmark baseline.
+        mode: ``'fast'`` (fused, biases broadcast over the batch and cached at inference) or ``'naive'`` (the
+            official literal computation).
 
-    Shapes: ``forward(x, hw_shape)`` with x (B, H·W, C) row-major and hw_shape (H, W) -> (B, H·W, C).
+    Shapes: ``attend(q, k, v, hw_shape)``: three (B, H·W, C) -> (B, H·W, C), heads merged.
     """
 
     modes = ('fast', 'naive')
@@ -55,12 +48,8 @@ class AgentAttention(QKVProjection, AttentionOp):
                  agent_num: int = 49,
                  agent_shape: Optional[IntPair] = None,
                  pretrain_hw: IntPair = 7,
-                 qkv_bias: bool = True,
-                 qkv_layout: str = 'qkv',
-                 kernel_size: int = 3,
                  scale: float = -0.5,
                  attn_drop: float = 0.,
-                 proj_drop: float = 0.,
                  mode: str = 'fast',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(embed_dims, num_heads, mode=mode, init_cfg=init_cfg)
@@ -72,12 +61,7 @@ class AgentAttention(QKVProjection, AttentionOp):
         self.agent_shape = to_2tuple(agent_shape if agent_shape is not None else pool, 'agent_shape')
         self.pretrain_hw = to_2tuple(pretrain_hw, 'pretrain_hw')
         self.scale = self.head_dims ** scale
-
-        self._build_projection(embed_dims, qkv_bias, qkv_layout)
         self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(embed_dims, embed_dims)
-        self.proj_drop = nn.Dropout(proj_drop)
-        self.dwc = nn.Conv2d(embed_dims, embed_dims, kernel_size, padding=kernel_size // 2, groups=embed_dims)
 
         h, n = num_heads, agent_num
         r_h, r_w = self.pretrain_hw
@@ -89,7 +73,6 @@ class AgentAttention(QKVProjection, AttentionOp):
         self.wa_bias = nn.Parameter(torch.zeros(1, h, 1, r_w, n))
         for bias in self._bias_params():
             nn.init.trunc_normal_(bias, std=.02)
-        init_linear_trunc_normal(self)
         self.bias_cache = self.new_derived_cache()
 
     def use_pretraining_agent_grid(self) -> bool:
@@ -157,16 +140,12 @@ class AgentAttention(QKVProjection, AttentionOp):
         return b1 + b1b, b2 + b2b
 
     # ------------------------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
-        height, width = hw_shape
-        batch, n_tokens, channels = x.shape
-        if n_tokens != height * width:
-            raise ValueError(f'AgentAttention got {n_tokens} tokens for a {height}x{width} map')
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """softmax(s·Q·Aᵀ + B₂) · softmax(s·A·Kᵀ + B₁) · V per head, A = the agents pooled from Q."""
         if self.mode == 'naive':
-            return self._naive_forward(x, (height, width))
-        q, k, v = self._project(x)
-        agents = pool_tokens_to_grid(q, (height, width), self.agent_shape)
-        bias_agent, bias_token = self.position_biases((height, width))
+            return self._naive_attend(q, k, v, hw_shape)
+        agents = pool_tokens_to_grid(q, hw_shape, self.agent_shape)
+        bias_agent, bias_token = self.position_biases(hw_shape)
         heads = self.num_heads
         q_h, k_h, v_h, a_h = (split_heads(t, heads) for t in (q, k, v, agents))
         # Fused softmax(s·QKᵀ + bias)·V: several times faster on CPU than the explicit form, same result.
@@ -175,15 +154,14 @@ class AgentAttention(QKVProjection, AttentionOp):
                                                  scale=self.scale)
         out = F.scaled_dot_product_attention(q_h, a_h, agent_v, attn_mask=bias_token.to(q_h.dtype), dropout_p=drop,
                                              scale=self.scale)
-        out = merge_heads(out) + depthwise_conv_tokens(v, (height, width), self.dwc)
-        return self.proj_drop(self.proj(out))
+        return merge_heads(out)
 
-    def _naive_forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
+    def _naive_attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                      hw_shape: Tuple[int, int]) -> torch.Tensor:
         """The official computation, literally: explicit softmax attention with the batch-repeated biases of
-        :meth:`_naive_biases` and channels-first layout copies."""
+        :meth:`_naive_biases` and a channels-first pooling copy."""
         height, width = hw_shape
-        batch, n_tokens, channels = x.shape
-        q, k, v = self._project(x)
+        batch, _, channels = q.shape
         agents = F.adaptive_avg_pool2d(q.transpose(1, 2).reshape(batch, channels, height, width),
                                        self.agent_shape).flatten(2).transpose(1, 2)
         bias_agent, bias_token = self._naive_biases(hw_shape, batch)
@@ -192,7 +170,66 @@ class AgentAttention(QKVProjection, AttentionOp):
         agent_attn = self.attn_drop(torch.softmax((a_h * self.scale) @ k_h.transpose(-2, -1) + bias_agent, -1))
         agent_v = agent_attn @ v_h
         token_attn = self.attn_drop(torch.softmax((q_h * self.scale) @ a_h.transpose(-2, -1) + bias_token, -1))
-        out = merge_heads(token_attn @ agent_v)
-        v_map = v.transpose(1, 2).reshape(batch, channels, height, width)
-        out = out + self.dwc(v_map).flatten(2).transpose(1, 2)
-        return self.proj_drop(self.proj(out))
+        return merge_heads(token_attn @ agent_v)
+
+
+@register_model
+class AgentAttention(QKVProjection, AgentAttentionCore):
+    """Agent attention over a whole (H, W) feature map, as in Agent-Swin and Agent-PVT.
+
+    Args:
+        embed_dims: channels C.
+        num_heads: heads h (C must be divisible by h).
+        agent_num: pretraining agent count n = P² (9, 16, 49 in the released models); fixes the bias shapes.
+        agent_shape: runtime agent grid (a_h, a_w); defaults to (P, P). The official downstream configs use
+            larger grids, e.g. 9-12-14-7 for Agent-Swin.
+        pretrain_hw: token grid R of this stage at the pretraining resolution (56, 28, 14, 7 at 224); fixes
+            the length of ``ah/aw/ha/wa_bias``.
+        qkv_bias: bias of the Q/K/V projections.
+        qkv_layout: ``'qkv'`` (Swin) or ``'q_kv'`` (PVT).
+        kernel_size: kernel of the depthwise conv on V.
+        scale: softmax scale exponent: s = head_dim ** scale (-0.5 in every config). The official
+            ``qk_scale`` argument was ignored there and is not accepted here.
+        attn_drop: dropout on both attention maps.
+        proj_drop: dropout after ``proj``.
+        mode: ``'fast'`` broadcasts the resized biases over the batch and caches them at inference;
+            ``'naive'`` is the official literal computation (both terms resized separately every forward and
+            repeated over the batch), kept as a reference and benchmark baseline.
+
+    Shapes: ``forward(x, hw_shape)`` with x (B, H·W, C) row-major and hw_shape (H, W) -> (B, H·W, C).
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 agent_num: int = 49,
+                 agent_shape: Optional[IntPair] = None,
+                 pretrain_hw: IntPair = 7,
+                 qkv_bias: bool = True,
+                 qkv_layout: str = 'qkv',
+                 kernel_size: int = 3,
+                 scale: float = -0.5,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.,
+                 mode: str = 'fast',
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(embed_dims, num_heads, agent_num=agent_num, agent_shape=agent_shape, pretrain_hw=pretrain_hw,
+                         scale=scale, attn_drop=attn_drop, mode=mode, init_cfg=init_cfg)
+        self._build_projection(embed_dims, qkv_bias, qkv_layout)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.dwc = nn.Conv2d(embed_dims, embed_dims, kernel_size, padding=kernel_size // 2, groups=embed_dims)
+        init_linear_trunc_normal(self)
+
+    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+        height, width = hw_shape
+        batch, n_tokens, channels = x.shape
+        if n_tokens != height * width:
+            raise ValueError(f'AgentAttention got {n_tokens} tokens for a {height}x{width} map')
+        q, k, v = self._project(x)
+        out = self.attend(q, k, v, (height, width))
+        if self.mode == 'naive':  # the official channels-first copy of V
+            dwc = self.dwc(v.transpose(1, 2).reshape(batch, channels, height, width)).flatten(2).transpose(1, 2)
+        else:
+            dwc = depthwise_conv_tokens(v, (height, width), self.dwc)
+        return self.proj_drop(self.proj(out + dwc))

@@ -18,7 +18,7 @@ from .base import AttentionOp
 from .common import (IntPair, QKVProjection, depthwise_conv_tokens, init_linear_trunc_normal, merge_heads,
                      resize_token_embedding, split_heads, to_2tuple)
 
-__all__ = ['FocusedLinearAttention', 'focusing_function']
+__all__ = ['FocusedLinearCore', 'FocusedLinearAttention', 'focusing_function']
 
 
 def focusing_function(t: torch.Tensor, divisor: torch.Tensor, power: float) -> torch.Tensor:
@@ -34,26 +34,24 @@ def focusing_function(t: torch.Tensor, divisor: torch.Tensor, power: float) -> t
     return t * (norm / torch.linalg.vector_norm(t, dim=-1, keepdim=True))
 
 
-@register_model
-class FocusedLinearAttention(QKVProjection, AttentionOp):
-    """Global focused linear attention over an (H, W) map.
+class FocusedLinearCore(AttentionOp):
+    """The focused linear attention of projected Q, K, V, with the key positional encoding and the DWC term on
+    V (no projections): what FLatten's hosts share. :class:`FocusedLinearAttention` (Swin, PVT, PVTv2) and the
+    CSwin branch add their own projections around it.
 
     Args:
-        embed_dims: channels C.
-        num_heads: heads h; the DWC has C / h channels shared by all heads.
+        embed_dims, num_heads: channels C and heads h of the Q/K/V it receives; the DWC has C / h channels
+            shared by all heads.
         pretrain_hw: grid (S0, S0) of the stored ``positional_encoding`` (the stage grid at 224).
-        qkv_bias: bias of the Q/K/V projections.
-        qkv_layout: ``'qkv'`` (Swin) or ``'q_kv'`` (PVT).
         focusing_factor: power p (3 in every released model).
         kernel_size: DWC kernel (5).
         pe_interp: ``'bicubic'`` (default, the official load-time resize) or ``'bilinear'``.
         fp32_attention: compute φ, z and M in fp32 with autocast disabled, so fp16/bf16 training stays
             finite (the official form overflowed in fp16).
-        proj_drop: dropout after ``proj``.
         mode: ``'fast'`` caches the resized encoding at inference; ``'naive'`` recomputes everything each
             forward in the input dtype, as the official code does.
 
-    Shapes: ``forward(x, hw_shape)``: (B, H·W, C) -> (B, H·W, C).
+    Shapes: ``attend(q, k, v, hw_shape)``: three (B, H·W, C) -> (B, H·W, C).
     """
 
     modes = ('fast', 'naive')
@@ -62,13 +60,10 @@ class FocusedLinearAttention(QKVProjection, AttentionOp):
                  embed_dims: int,
                  num_heads: int,
                  pretrain_hw: IntPair = 56,
-                 qkv_bias: bool = True,
-                 qkv_layout: str = 'qkv',
                  focusing_factor: float = 3,
                  kernel_size: int = 5,
                  pe_interp: str = 'bicubic',
                  fp32_attention: bool = True,
-                 proj_drop: float = 0.,
                  mode: str = 'fast',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(embed_dims, num_heads, mode=mode, init_cfg=init_cfg)
@@ -78,15 +73,10 @@ class FocusedLinearAttention(QKVProjection, AttentionOp):
         self.focusing_factor = focusing_factor
         self.pe_interp = pe_interp
         self.fp32_attention = fp32_attention
-
-        self._build_projection(embed_dims, qkv_bias, qkv_layout)
-        self.proj = nn.Linear(embed_dims, embed_dims)
-        self.proj_drop = nn.Dropout(proj_drop)
         self.dwc = nn.Conv2d(self.head_dims, self.head_dims, kernel_size, padding=kernel_size // 2,
                              groups=self.head_dims)
         self.scale = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.positional_encoding = nn.Parameter(torch.zeros(1, math.prod(self.pretrain_hw), embed_dims))
-        init_linear_trunc_normal(self)
         self.pe_cache = self.new_derived_cache()
 
     def extra_repr(self) -> str:
@@ -120,15 +110,13 @@ class FocusedLinearAttention(QKVProjection, AttentionOp):
             kv = (k.transpose(-2, -1) * n_tokens ** -0.5) @ (v * n_tokens ** -0.5)
         return merge_heads(q @ kv * z)
 
-    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """O + DWC(V), with K shifted by the positional encoding at (H, W)."""
         height, width = hw_shape
-        batch, n_tokens, channels = x.shape
-        if n_tokens != height * width:
-            raise ValueError(f'FocusedLinearAttention got {n_tokens} tokens for a {height}x{width} map')
-        q, k, v = self._project(x)
+        batch, n_tokens, channels = v.shape
         k = k + self.positional_encoding_at((height, width))
         if self.fp32_attention and self.mode == 'fast':
-            with torch.autocast(device_type=x.device.type, enabled=False):
+            with torch.autocast(device_type=v.device.type, enabled=False):
                 out = self._linear_attention(q.float(), k.float(), v.float()).to(v.dtype)
         else:
             out = self._linear_attention(q, k, v)
@@ -139,4 +127,50 @@ class FocusedLinearAttention(QKVProjection, AttentionOp):
             dwc = self.dwc(v_maps).reshape(batch, channels, n_tokens).transpose(1, 2)
         else:  # the same conv over all C channels, its d-channel kernel repeated for every head
             dwc = depthwise_conv_tokens(v, (height, width), self.dwc, channel_repeats=self.num_heads)
-        return self.proj_drop(self.proj(out + dwc))
+        return out + dwc
+
+
+@register_model
+class FocusedLinearAttention(QKVProjection, FocusedLinearCore):
+    """Global focused linear attention over an (H, W) map (FLatten-Swin, FLatten-PVT, FLatten-PVTv2).
+
+    Args:
+        embed_dims: channels C.
+        num_heads: heads h; the DWC has C / h channels shared by all heads.
+        pretrain_hw: grid (S0, S0) of the stored ``positional_encoding`` (the stage grid at 224).
+        qkv_bias: bias of the Q/K/V projections.
+        qkv_layout: ``'qkv'`` (Swin) or ``'q_kv'`` (PVT).
+        focusing_factor, kernel_size, pe_interp, fp32_attention, mode: see :class:`FocusedLinearCore`.
+        proj_drop: dropout after ``proj``.
+
+    Shapes: ``forward(x, hw_shape)``: (B, H·W, C) -> (B, H·W, C).
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 pretrain_hw: IntPair = 56,
+                 qkv_bias: bool = True,
+                 qkv_layout: str = 'qkv',
+                 focusing_factor: float = 3,
+                 kernel_size: int = 5,
+                 pe_interp: str = 'bicubic',
+                 fp32_attention: bool = True,
+                 proj_drop: float = 0.,
+                 mode: str = 'fast',
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(embed_dims, num_heads, pretrain_hw=pretrain_hw, focusing_factor=focusing_factor,
+                         kernel_size=kernel_size, pe_interp=pe_interp, fp32_attention=fp32_attention, mode=mode,
+                         init_cfg=init_cfg)
+        self._build_projection(embed_dims, qkv_bias, qkv_layout)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        init_linear_trunc_normal(self)
+
+    def forward(self, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
+        height, width = hw_shape
+        n_tokens = x.shape[1]
+        if n_tokens != height * width:
+            raise ValueError(f'FocusedLinearAttention got {n_tokens} tokens for a {height}x{width} map')
+        q, k, v = self._project(x)
+        return self.proj_drop(self.proj(self.attend(q, k, v, (height, width))))

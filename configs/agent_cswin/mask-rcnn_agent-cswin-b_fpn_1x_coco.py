@@ -1,0 +1,6 @@
+# Agent-CSwin-B + Mask R-CNN, 1x: the T recipe with drop path 0.3 (mmagent baseline, no published counterpart).
+_base_ = './mask-rcnn_agent-cswin-t_fpn_1x_coco.py'
+
+model = dict(
+    backbone=dict(arch='b', drop_path_rate=0.3, init_cfg=dict(checkpoint='checkpoints/agent_cswin_b.pth')),
+    neck=dict(in_channels=[96, 192, 384, 768]))
