@@ -64,3 +64,14 @@ def test_cswin_counts_exact(cls, arch, official_backbone):
     model = cls(arch=arch)
     output_norms = 2 * 15 * model.embed_dims
     assert _count(model) == official_backbone + output_norms
+
+
+# The B-384 models: the same backbone with 384-sized position parameters and stripes 1-2-12-12.
+@pytest.mark.parametrize('cls, official_backbone', [
+    (AgentCSwinTransformer, 72_557_880),
+    (FLattenCSwinTransformer, 77_598_576),
+])
+def test_cswin_b384_counts_exact(cls, official_backbone):
+    model = cls(arch='b', pretrain_img_size=384, split_sizes=(1, 2, 12, 12))
+    output_norms = 2 * 15 * model.embed_dims
+    assert _count(model) == official_backbone + output_norms

@@ -27,14 +27,15 @@ __all__ = [
     'cpu_peak_bytes', 'benchmark', 'block_latencies', 'attention_macs', 'format_table'
 ]
 
-# mmdet's own backbones at the T size (PVTv2: B1), as in mmdet's Swin-T / PVT-T / PVTv2-B1 configs.
+# mmdet's own backbones at the T size (PVTv2: B1, and B2 for the B2-deep models), as in mmdet's configs.
 BASELINES: Dict[str, dict] = {
     'swin': dict(type='SwinTransformer', embed_dims=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24],
                  window_size=7, mlp_ratio=4, qkv_bias=True, drop_path_rate=0., out_indices=(0, 1, 2, 3)),
     'pvt': dict(type='PyramidVisionTransformer', num_layers=[2, 2, 2, 2], drop_path_rate=0.),
     'pvtv2': dict(type='PyramidVisionTransformerV2', embed_dims=64, num_layers=[2, 2, 2, 2], drop_path_rate=0.),
+    'pvtv2_b2': dict(type='PyramidVisionTransformerV2', embed_dims=64, num_layers=[3, 4, 6, 3], drop_path_rate=0.),
 }
-BASELINE_NAMES = {'swin': 'mmdet Swin-T', 'pvt': 'mmdet PVT-T', 'pvtv2': 'mmdet PVTv2-B1'}
+BASELINE_NAMES = {'swin': 'mmdet Swin-T', 'pvt': 'mmdet PVT-T', 'pvtv2': 'mmdet PVTv2-B1', 'pvtv2_b2': 'mmdet PVTv2-B2'}
 
 
 @dataclass

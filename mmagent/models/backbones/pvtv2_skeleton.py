@@ -37,6 +37,11 @@ class PVTv2Skeleton(PVTSkeleton):
     conv_mlp = True
     stage_norms = True
 
+    def __init__(self, arch=None, **kwargs) -> None:
+        super().__init__(arch, **kwargs)
+        if tuple(self.depths) == tuple(PVTV2_SIZES['b2']['depths']):  # B2-deep: compare with mmdet's PVTv2-B2
+            self.benchmark_baseline = 'pvtv2_b2'
+
     def patch_geometries(self, patch_size: int, num_stages: int) -> List[Tuple[int, int, int]]:
         if patch_size != 4:
             raise ValueError(f'PVTv2 embeds patches with a 7x7 stride-4 convolution; patch_size must be 4, '
