@@ -247,6 +247,7 @@ def test_cli_json_and_table(tmp_path):
     ('configs/agent_swin/mask-rcnn_agent-swin-t_fpn_1x_coco.py', (256, 320)),
     ('configs/flatten_pvt/mask-rcnn_flatten-pvt-t_fpn_1x_coco.py', (256, 320)),
     ('configs/agent_swin/upernet_agent-swin-t_8xb2-160k_ade20k-512x512.py', (128, 256)),
+    ('configs/agent_swin/cascade-mask-rcnn_agent-swin-t_fpn_1x_coco.py', (256, 320)),
 ])
 def test_decomposition_is_exact(config, shape):
     """Whole model = standalone backbone + heads on stub features, to the FLOP, per module and per operator."""
@@ -265,10 +266,50 @@ def heads_cache():
     return {}
 
 
+@pytest.fixture(scope='module')
+def backbone_cache():
+    return {}
+
+
+# The further downstream rows of the official Agent repository and the FLatten / LaViT papers: whole-model
+# GFLOPs (1280x800 / 512x2048) and params (M, as published: whole numbers).
+# The backbones of the Swin and PVT rows are counted once (backbone_cache) for Mask R-CNN, Cascade and RetinaNet.
+PUBLISHED_MORE_DOWNSTREAM = [
+    ('configs/agent_swin/cascade-mask-rcnn_agent-swin-t_fpn_1x_coco.py', 755, 86),
+    ('configs/agent_swin/cascade-mask-rcnn_agent-swin-t_fpn_ms-3x_coco.py', 755, 86),
+    ('configs/agent_swin/cascade-mask-rcnn_agent-swin-s_fpn_ms-3x_coco.py', 843, 107),
+    ('configs/agent_swin/cascade-mask-rcnn_agent-swin-b_fpn_ms-3x_coco.py', 990, 145),
+    ('configs/flatten_swin/cascade-mask-rcnn_flatten-swin-t_fpn_ms-3x_coco.py', 747, 87),
+    ('configs/flatten_swin/cascade-mask-rcnn_flatten-swin-s_fpn_ms-3x_coco.py', 841, 108),
+    ('configs/agent_pvt/retinanet_agent-pvt-t_fpn_1x_coco.py', 211, 21),
+    ('configs/agent_pvt/retinanet_agent-pvt-s_fpn_1x_coco.py', 274, 30),
+    ('configs/agent_pvt/retinanet_agent-pvt-m_fpn_1x_coco.py', 382, 46),
+    ('configs/agent_pvt/retinanet_agent-pvt-l_fpn_1x_coco.py', 492, 58),
+    ('configs/agent_pvt/fpn_agent-pvt-t_8xb2-40k_ade20k-512x512.py', 147, 15),
+    ('configs/agent_pvt/fpn_agent-pvt-s_8xb2-40k_ade20k-512x512.py', 211, 24),
+    ('configs/agent_pvt/fpn_agent-pvt-m_8xb2-40k_ade20k-512x512.py', 321, 40),
+    ('configs/agent_pvt/fpn_agent-pvt-l_8xb2-40k_ade20k-512x512.py', 434, 52),
+    # FLatten-PVT-T Semantic FPN (169 G) and LaViT-S Semantic FPN (122 G, second-hand): not reachable by any
+    # consistent count, see test_flatten_pvt_t_segmentation_deviation / test_lavit_s_fpn_deviation
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config, published, params_m', PUBLISHED_MORE_DOWNSTREAM)
+def test_more_downstream_flops_and_params_match_published(config, published, params_m, heads_cache,
+                                                           backbone_cache):
+    backbone, heads = measure_parts(config, heads_cache=heads_cache, backbone_cache=backbone_cache)
+    total = (backbone.flops + heads.flops) / 1e9
+    assert abs(total / published - 1) <= TOLERANCE, f'{total:.2f} G vs published {published} G'
+    ours = (backbone.params + heads.params) / 1e6
+    assert round(ours) == params_m, f'{ours:.2f} M vs published {params_m} M'
+    assert not uncounted(backbone) and not uncounted(heads)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('config, published', PUBLISHED_DOWNSTREAM)
-def test_downstream_flops_match_published(config, published, heads_cache):
-    backbone, heads = measure_parts(config, heads_cache=heads_cache)
+def test_downstream_flops_match_published(config, published, heads_cache, backbone_cache):
+    backbone, heads = measure_parts(config, heads_cache=heads_cache, backbone_cache=backbone_cache)
     total = (backbone.flops + heads.flops) / 1e9
     assert abs(total / published - 1) <= TOLERANCE, f'{total:.2f} G vs published {published} G'
     assert not uncounted(backbone) and not uncounted(heads)
@@ -290,6 +331,9 @@ model = dict(backbone=dict(_delete_=True, type='PyramidVisionTransformer', num_l
              neck=dict(in_channels=[64, 128, 320, 512]))
 """
 FLATTEN_PVT_T_OURS = 212.15  # G, docs/flops.md
+PVT_T_MASK_RCNN_OURS = 239.82  # G, docs/flops.md
+FLATTEN_PVT_T_FPN_OURS = 129.12  # G, docs/flops.md
+LAVIT_S_FPN_OURS = 149.95  # G, docs/flops.md
 
 
 @pytest.mark.slow
@@ -312,6 +356,62 @@ def test_flatten_pvt_t_detection_deviation(tmp_path, heads_cache):
     assert not uncounted(backbone)
     sra_matmuls = pvt_backbone.by_operator['bmm'] / 1e9
     assert abs((total + sra_matmuls) / 244 - 1) <= TOLERANCE, f'{total:.2f} + {sra_matmuls:.2f} G vs 244 G'
+
+
+PVT_T_SEMANTIC_FPN = """_base_ = 'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py'
+custom_imports = dict(imports=['mmdet.models', 'mmagent'], allow_failed_imports=False)
+model = dict(pretrained=None,
+             backbone=dict(_delete_=True, type='mmdet.PyramidVisionTransformer', num_layers=[2, 2, 2, 2]),
+             neck=dict(in_channels=[64, 128, 320, 512]))
+"""
+
+
+@pytest.fixture(scope='module')
+def pvt_t_fpn(tmp_path_factory, heads_cache, backbone_cache):
+    """mmdet's PVT-T (v1) in mmseg's Semantic FPN, the baseline of the FLatten paper's Table 1 (158 G)."""
+    path = tmp_path_factory.mktemp('pvt_fpn') / 'fpn_pvt-t_ade20k-512x512.py'
+    path.write_text(PVT_T_SEMANTIC_FPN)
+    return measure_parts(str(path), heads_cache=heads_cache, backbone_cache=backbone_cache)
+
+
+@pytest.mark.slow
+def test_flatten_pvt_t_segmentation_deviation(tmp_path, pvt_t_fpn, heads_cache, backbone_cache):
+    """Published (FLatten paper, Table 1, 512x2048): PVT-T 158 G, FLatten-PVT-T 169 G; in Table 2a (1280x800)
+    PVT-T 240 G, FLatten-PVT-T 244 G. The two tables hold the same two backbones at almost the same pixel count
+    (1.049 vs 1.024 Mpx), so any consistent count gives nearly the same FLatten-minus-PVT difference in both; the
+    published differences are +11 G and +4 G. The count that explains 244 G (ours + PVT-T's SRA matmuls,
+    test_flatten_pvt_t_detection_deviation) gives 162.4 G here, 3.9 % below 169 G (docs/flops.md)."""
+    pvt_backbone, pvt_heads = pvt_t_fpn
+    pvt_total = (pvt_backbone.flops + pvt_heads.flops) / 1e9
+    assert abs(pvt_total / 158 - 1) <= TOLERANCE, f'PVT-T {pvt_total:.2f} G vs published 158 G'
+    backbone, heads = measure_parts('configs/flatten_pvt/fpn_flatten-pvt-t_8xb2-40k_ade20k-512x512.py',
+                                    heads_cache=heads_cache, backbone_cache=backbone_cache)
+    assert heads.flops == pvt_heads.flops  # same Semantic FPN on the same feature shapes
+    total = (backbone.flops + heads.flops) / 1e9
+    assert abs(total / FLATTEN_PVT_T_FPN_OURS - 1) <= 0.005, f'{total:.2f} G'
+    assert round((backbone.params + heads.params) / 1e6) == 16  # the published 16 M
+    sra_matmuls = pvt_backbone.by_operator['bmm'] / 1e9
+    assert abs(total + sra_matmuls - 162.4) <= 0.5, f'{total:.2f} + {sra_matmuls:.2f} G'
+    # the FLatten-minus-PVT difference of our count scales with the pixels between the two tables ...
+    ours_seg, ours_det = total - pvt_total, FLATTEN_PVT_T_OURS - PVT_T_MASK_RCNN_OURS
+    assert abs(ours_seg / ours_det / ((512 * 2048) / (1280 * 800)) - 1) <= 0.05, (ours_seg, ours_det)
+    # ... the published one does not: +11 G vs +4 G
+    assert (169 - 158) - (244 - 240) > 6
+
+
+@pytest.mark.slow
+def test_lavit_s_fpn_deviation(pvt_t_fpn, heads_cache, backbone_cache):
+    """LaViT-S Semantic FPN, 122 G (second-hand, configs/lavit/README.md). The Semantic FPN heads cost 86.06 G at
+    512x2048 whatever the backbone (the same as under PVT-T, whose 158 G we reproduce), which would leave 36 G for
+    LaViT-S: about half of our LaViT-S backbone (63.9 G), whose ImageNet count matches the published 3.3 G
+    (tests/test_lavit.py). mmagent's LaViT is an interpretation; the number is asserted as ours (docs/flops.md)."""
+    backbone, heads = measure_parts('configs/lavit/fpn_lavit-s_8xb2-40k_ade20k-512x512.py', heads_cache=heads_cache,
+                                    backbone_cache=backbone_cache)
+    assert heads.flops == pvt_t_fpn[1].flops
+    total = (backbone.flops + heads.flops) / 1e9
+    assert abs(total / LAVIT_S_FPN_OURS - 1) <= 0.005, f'{total:.2f} G'
+    implied_backbone = 122 - heads.flops / 1e9
+    assert implied_backbone / (backbone.flops / 1e9) < 0.6
 
 
 @pytest.mark.slow

@@ -698,11 +698,13 @@ def test_wrapper_errors_name_the_problem(tmp_path):
 
 
 def test_lavit_configs_wrap_the_right_arch_and_widths():
-    # 15 configs (Mask R-CNN / RetinaNet 1x and ms-3x, UperNet; T/S/B): neck/head widths follow the arch.
+    # 18 configs (Mask R-CNN / RetinaNet 1x and ms-3x, UperNet, Semantic FPN; T/S/B): neck/head widths follow
+    # the arch.
     paths = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'lavit', '*.py')))
     names = [osp.basename(p) for p in paths]
     expected = [f'{d}_lavit-{a}_fpn_{s}_coco.py' for d in ('mask-rcnn', 'retinanet') for a in 'bst'
-                for s in ('1x', 'ms-3x')] + [f'upernet_lavit-{a}_8xb2-160k_ade20k-512x512.py' for a in 'bst']
+                for s in ('1x', 'ms-3x')] + [f'upernet_lavit-{a}_8xb2-160k_ade20k-512x512.py' for a in 'bst'] + [
+                    f'fpn_lavit-{a}_8xb2-40k_ade20k-512x512.py' for a in 'bst']
     assert names == sorted(expected)
     for path, name in zip(paths, names):
         cfg = Config.fromfile(path)
@@ -714,6 +716,9 @@ def test_lavit_configs_wrap_the_right_arch_and_widths():
         if name.startswith('upernet'):
             assert model.model_type == 'EncoderDecoder' and model.decode_head.in_channels == dims
             assert model.auxiliary_head.in_channels == dims[2]
+        elif name.startswith('fpn'):
+            assert model.model_type == 'EncoderDecoder' and model.neck.in_channels == dims
+            assert cfg.train_cfg.max_iters == 40000
         else:
             assert model.model_type == ('MaskRCNN' if name.startswith('mask') else 'RetinaNet')
             assert model.neck.in_channels == dims

@@ -44,6 +44,12 @@ def seg_options(data, iters):
          for key in ('num_workers=0', 'persistent_workers=False')]
 
 
+def all_scores(score_key):
+    """det_options plus a zero score threshold: a detector two iterations from scratch scores every box below the
+    default 0.05, and COCO evaluation of no boxes prints no metric."""
+    return lambda data, iters: det_options(data, iters) + [f'model.test_cfg.{score_key}=0.0']
+
+
 def trained_iterations(log):
     return [int(m) for m in re.findall(r'Iter\(train\) \[\s*(\d+)/\d+\]', log)]
 
@@ -79,9 +85,14 @@ def test_train_test_resume(tmp_path, demo_data, config, options, metric):
     ('configs/demo/mask-rcnn_flatten-pvtv2-b0_fpn_demo.py', det_options, 'coco/bbox_mAP'),
     ('configs/demo/mask-rcnn_agent-cswin-t_fpn_demo.py', det_options, 'coco/bbox_mAP'),
     ('configs/demo/upernet_flatten-cswin-t_demo.py', seg_options, 'mIoU'),
+    # the downstream kinds beyond Mask R-CNN and UperNet
+    ('configs/demo/cascade-mask-rcnn_agent-swin-t_fpn_demo.py', all_scores('rcnn.score_thr'), 'coco/segm_mAP'),
+    ('configs/demo/retinanet_agent-pvt-t_fpn_demo.py', all_scores('score_thr'), 'coco/bbox_mAP'),
+    ('configs/demo/fpn_agent-pvt-t_demo.py', seg_options, 'mIoU'),
 ])
 def test_new_family_trains_and_tests(tmp_path, demo_data, config, options, metric):
-    """A family added on the redesigned skeletons trains and evaluates through the tools like the others."""
+    """A family added on the redesigned skeletons, and each further detector / segmentor kind, trains and
+    evaluates through the tools like the others."""
     work = str(tmp_path / 'work')
     log = run_tool('tools/train.py', config, '--work-dir', work, '--cfg-options', *options(demo_data, 2))
     assert trained_iterations(log) == [1, 2]

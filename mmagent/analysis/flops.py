@@ -5,7 +5,8 @@ baselines (Swin-T Mask R-CNN 267 G, Swin-T UperNet 945 G; see docs/flops.md):
 * **detection** (``default_scope='mmdet'``): an image of 1280×800 (H×W) by default, padded by the model's
   own data preprocessor (to /32 for Mask R-CNN). Counted: backbone, neck, the RPN head's convolutions and
   the RoI heads on ``max_per_img`` (1000) fixed proposals; the mask head sees the first 100 RoIs, as
-  ``StandardRoIHead.forward`` does. Proposal generation and NMS are post-processing and not counted. This
+  ``StandardRoIHead.forward`` does; in a cascade every stage's bbox head sees the 1000 proposals and every
+  stage's mask head the first 100. Proposal generation and NMS are post-processing and not counted. This
   is the convention of mmdet 2.x's ``forward_dummy`` (1000 proposals), and it reproduces the Swin README's
   267 G for Swin-T to 0.01%.
 * **segmentation** (``default_scope='mmseg'``): 512×2048 by default; ``EncoderDecoder._forward``, i.e.
@@ -84,6 +85,30 @@ def _task_forward(model: nn.Module, task: str, data_samples: list, inputs: torch
     if task == 'mmdet':
         from mmdet.models.detectors import TwoStageDetector
         from mmengine.structures import InstanceData
+        from mmdet.models.roi_heads import CascadeRoIHead
+        from mmdet.structures.bbox import bbox2roi
+        if isinstance(model, TwoStageDetector) and model.with_rpn and isinstance(model.roi_head, CascadeRoIHead):
+            roi_head = model.roi_head
+
+            def forward(batch: torch.Tensor, proposals: torch.Tensor) -> tuple:
+                # mmdet 2.x's CascadeRoIHead.forward_dummy: every stage's bbox head on all proposals, every
+                # stage's mask head on the first 100 (mmdet 3.x's forward runs the mask heads on all of them).
+                feats = model.extract_feat(batch)
+                rois = bbox2roi([proposals])
+                outs = []
+                for stage in range(roi_head.num_stages):
+                    bbox = roi_head._bbox_forward(stage, feats, rois)
+                    outs += [bbox['cls_score'], bbox['bbox_pred']]
+                if roi_head.with_mask:
+                    outs += [roi_head._mask_forward(stage, feats, rois[:100])['mask_preds']
+                             for stage in range(roi_head.num_stages)]
+                return model.rpn_head(feats), tuple(outs)
+
+            proposals = fixed_proposals(num_proposals, *inputs.shape[-2:])
+            mask = ', each mask head on the first 100' if roi_head.with_mask else ''
+            return forward, (inputs, proposals), (
+                f'cascade detector: RPN head convolutions + the {roi_head.num_stages} stages\' bbox heads on '
+                f'{num_proposals} proposals{mask} (NMS, box refinement not counted)')
         if isinstance(model, TwoStageDetector) and model.with_rpn:
 
             def forward(batch: torch.Tensor, proposals: torch.Tensor) -> tuple:
@@ -218,16 +243,31 @@ def heads_signature(cfg: Config, input_shape: HW, feature_shapes: Sequence[Tuple
                       sort_keys=True, default=repr)
 
 
+# Backbone settings that do not change an inference forward (its FLOPs): ignored by backbone_signature.
+_TRAINING_ONLY_KEYS = ('init_cfg', 'drop_path_rate', 'drop_rate', 'attn_drop_rate', 'frozen_stages', 'norm_eval',
+                       'with_cp', '_scope_', '_delete_')
+
+
+def backbone_signature(cfg: Config, input_shape: HW) -> str:
+    """Everything a backbone-only count depends on: the backbone config without its training-only settings,
+    and the (padded) input size."""
+    backbone = {k: v for k, v in cfg.model.backbone.to_dict().items() if k not in _TRAINING_ONLY_KEYS}
+    return json.dumps([backbone, list(input_shape)], sort_keys=True, default=repr)
+
+
 def measure_parts(cfg: Union[Config, str],
                   shape: Optional[Sequence[int]] = None,
                   num_proposals: Optional[int] = None,
-                  heads_cache: Optional[Dict[str, Complexity]] = None) -> Tuple[Complexity, Complexity]:
+                  heads_cache: Optional[Dict[str, Complexity]] = None,
+                  backbone_cache: Optional[Dict[str, Tuple[Complexity, list]]] = None
+                  ) -> Tuple[Complexity, Complexity]:
     """The whole-model count in two exact parts: (backbone, everything else). The second part counts the
     whole model with the backbone replaced by a stub returning features of the backbone's output shapes.
 
     ``heads_cache`` (signature -> count) reuses the heads count of configs whose non-backbone parts, input
-    size and feature shapes are identical. ``backbone.flops + heads.flops`` equals ``measure(cfg).flops``
-    (tests/test_flops.py checks it).
+    size and feature shapes are identical; ``backbone_cache`` reuses the backbone count of configs with the
+    same backbone and input size (e.g. one backbone under Mask R-CNN, Cascade and RetinaNet).
+    ``backbone.flops + heads.flops`` equals ``measure(cfg).flops`` (tests/test_flops.py checks it).
     """
     config_name = cfg if isinstance(cfg, str) else cfg.filename or ''
     cfg = load_config(cfg) if isinstance(cfg, str) else cfg
@@ -238,15 +278,21 @@ def measure_parts(cfg: Union[Config, str],
     inputs, data_samples = dummy_batch(model, task, shape)
     input_shape = tuple(inputs.shape[-2:])
 
-    shapes: List[torch.Size] = []
-    hook = model.backbone.register_forward_hook(
-        lambda _m, _i, out: shapes.extend(t.shape for t in ([out] if isinstance(out, torch.Tensor) else out)))
-    try:
-        backbone_analysis = count_flops(model.backbone, (inputs, ))
-    finally:
-        hook.remove()
-    backbone = _result(backbone_analysis, model.backbone, shape, input_shape, 'backbone', task,
-                       time.perf_counter() - start, config_name, [])
+    backbone_key = backbone_signature(cfg, input_shape)
+    if backbone_cache is not None and backbone_key in backbone_cache:
+        backbone, shapes = backbone_cache[backbone_key]
+    else:
+        shapes: List[torch.Size] = []
+        hook = model.backbone.register_forward_hook(
+            lambda _m, _i, out: shapes.extend(t.shape for t in ([out] if isinstance(out, torch.Tensor) else out)))
+        try:
+            backbone_analysis = count_flops(model.backbone, (inputs, ))
+        finally:
+            hook.remove()
+        backbone = _result(backbone_analysis, model.backbone, shape, input_shape, 'backbone', task,
+                           time.perf_counter() - start, config_name, [])
+        if backbone_cache is not None:
+            backbone_cache[backbone_key] = (backbone, shapes)
 
     key = heads_signature(cfg, input_shape, shapes, num_proposals)
     if heads_cache is not None and key in heads_cache:
