@@ -33,6 +33,21 @@ PUBLISHED_PARAMS_M = {
     'configs/flatten_pvt/mask-rcnn_flatten-pvt-t_fpn_1x_coco.py': 32,
     'configs/flatten_swin/upernet_flatten-swin-t_8xb2-160k_ade20k-512x512.py': 60,
     'configs/flatten_swin/upernet_flatten-swin-s_8xb2-160k_ade20k-512x512.py': 82,
+    'configs/agent_swin/cascade-mask-rcnn_agent-swin-t_fpn_1x_coco.py': 86,
+    'configs/agent_swin/cascade-mask-rcnn_agent-swin-t_fpn_ms-3x_coco.py': 86,
+    'configs/agent_swin/cascade-mask-rcnn_agent-swin-s_fpn_ms-3x_coco.py': 107,
+    'configs/agent_swin/cascade-mask-rcnn_agent-swin-b_fpn_ms-3x_coco.py': 145,
+    'configs/flatten_swin/cascade-mask-rcnn_flatten-swin-t_fpn_ms-3x_coco.py': 87,
+    'configs/flatten_swin/cascade-mask-rcnn_flatten-swin-s_fpn_ms-3x_coco.py': 108,
+    'configs/agent_pvt/retinanet_agent-pvt-t_fpn_1x_coco.py': 21,
+    'configs/agent_pvt/retinanet_agent-pvt-s_fpn_1x_coco.py': 30,
+    'configs/agent_pvt/retinanet_agent-pvt-m_fpn_1x_coco.py': 46,
+    'configs/agent_pvt/retinanet_agent-pvt-l_fpn_1x_coco.py': 58,
+    'configs/agent_pvt/fpn_agent-pvt-t_8xb2-40k_ade20k-512x512.py': 15,
+    'configs/agent_pvt/fpn_agent-pvt-s_8xb2-40k_ade20k-512x512.py': 24,
+    'configs/agent_pvt/fpn_agent-pvt-m_8xb2-40k_ade20k-512x512.py': 40,
+    'configs/agent_pvt/fpn_agent-pvt-l_8xb2-40k_ade20k-512x512.py': 52,
+    'configs/flatten_pvt/fpn_flatten-pvt-t_8xb2-40k_ade20k-512x512.py': 16,
 }
 
 # Rows whose published rounding no faithful model reproduces; the test asserts the count of the official
