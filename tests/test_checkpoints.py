@@ -175,6 +175,52 @@ def test_pickled_code_is_refused_not_run(tmp_path):
     assert not marker.exists()
 
 
+def _numpy_values():
+    import numpy as np
+    from mmengine.logging.history_buffer import HistoryBuffer
+    dtypes = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.float16,
+              np.float32, np.float64, np.complex64, np.complex128]
+    values = {f'empty_{np.dtype(t).name}': np.zeros((0, 3), dtype=t) for t in dtypes}
+    values.update({f'scalar_{np.dtype(t).name}': t(1) for t in dtypes})
+    values.update(empty_1d=np.array([]), array=np.arange(6).reshape(2, 3), empty_history=HistoryBuffer())
+    return values
+
+
+# torch.save's default and explicit protocol 2 (bytes pickled through globals). torch's weights-only unpickler
+# reads no higher protocol's numpy pickles at all (SHORT_BINBYTES, FRAME), whatever the allow-list.
+@pytest.mark.parametrize('protocol', [None, 2])
+def test_numpy_arrays_and_scalars_of_every_dtype_load(tmp_path, protocol):
+    """mmengine's message hub stores empty HistoryBuffers (two empty arrays each) and numpy scalars: every dtype,
+    empty arrays included, loads with weights_only=True through mmagent and mmengine's own loader."""
+    import numpy as np
+    from mmengine.runner.checkpoint import _load_checkpoint
+    values = _numpy_values()
+    path = str(tmp_path / 'numpy.pth')
+    kwargs = {} if protocol is None else dict(pickle_protocol=protocol)
+    torch.save(dict(state_dict=dict(w=torch.ones(2)), message_hub=values), path, **kwargs)
+    for loaded in (load_checkpoint_file(path), _load_checkpoint(path, map_location='cpu')):
+        for name, value in values.items():
+            got = loaded['message_hub'][name]
+            if isinstance(value, np.ndarray):
+                assert got.dtype == value.dtype and got.shape == value.shape and (got == value).all(), name
+            elif isinstance(value, np.generic):
+                assert type(got) is type(value) and got == value, name
+            else:
+                assert type(got) is type(value) and len(got._log_history) == 0, name
+
+
+class _AllocatesBytes:
+    def __reduce__(self):
+        return (bytes, (10**6, ))
+
+
+def test_bytes_calls_other_than_the_empty_one_are_refused(tmp_path):
+    path = str(tmp_path / 'alloc.pth')
+    torch.save(dict(state_dict=dict(w=torch.zeros(1)), meta=_AllocatesBytes()), path)
+    with pytest.raises(CheckpointError, match='refused'):
+        load_checkpoint_file(path)
+
+
 class _LooksUpAttribute:
     def __reduce__(self):
         from mmengine.logging.history_buffer import HistoryBuffer

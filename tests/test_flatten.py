@@ -39,6 +39,29 @@ def test_matches_literal_spec(hw, pretrain, pe_interp, layout):
     assert (ours.double() - ref).abs().max().item() <= 1e-5
 
 
+@pytest.mark.parametrize('op_cls', ['FocusedLinearAttention', 'FLattenSwinTransformer'])
+def test_float64_stays_float64(op_cls):
+    """fp32_attention (the default) raises half precision to fp32 and leaves float64 alone: in float64 the fast
+    form equals the literal one to float64 rounding, not to fp32's."""
+    torch.manual_seed(0)
+    if op_cls == 'FocusedLinearAttention':
+        op = _randomise(FocusedLinearAttention(32, 2, pretrain_hw=(14, 14))).eval().double()
+        x = torch.randn(2, 13 * 9, 32, dtype=torch.float64)
+        params = {k: v.detach() for k, v in op.state_dict().items()}
+        ref = literal_fla(x, (13, 9), params, heads=2, pretrain_hw=(14, 14))
+        ours = op(x, (13, 9))
+    else:
+        model = _randomise(FLattenSwinTransformer(**SMALL_SWIN, attn_type='LLSS')).eval().double()
+        x = torch.randn(1, 3, 64, 96, dtype=torch.float64)
+        with torch.no_grad():
+            ours = model(x)[1]
+            model_naive = FLattenSwinTransformer(**SMALL_SWIN, attn_type='LLSS', attn_mode='naive').double()
+            model_naive.load_state_dict(model.state_dict())
+            ref = model_naive.eval()(x)[1]
+    assert ours.dtype == torch.float64
+    assert (ours - ref).abs().max().item() <= 1e-12
+
+
 def test_dwc_is_shared_across_heads():
     # perturbing one head's V changes, through the DWC, only that head's output channels.
     op = _randomise(FocusedLinearAttention(32, 4, pretrain_hw=8))

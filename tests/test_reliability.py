@@ -278,3 +278,42 @@ train_dataloader = dict(batch_size=3, dataset=dict(
     log = run_tool('tools/train.py', str(config), '--work-dir', str(tmp_path / 'w'), '--cfg-options', *options)
     assert trained_iterations(log) == [1, 2]
     assert finite_losses(log), log[-2000:]
+
+
+
+MEMORY_SCRIPT = r"""
+import os, random, sys, torch
+from mmagent.models import FLattenSwinTransformer, derived_caches
+from mmagent.models.layers import window_attention
+
+def rss_mb():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+torch.manual_seed(0)
+model = FLattenSwinTransformer(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), attn_type='SSSS').train()
+rng = random.Random(0)
+rss = {}
+for step in range(500):
+    height, width = rng.randrange(64, 449), rng.randrange(64, 449)
+    model(torch.randn(1, 3, height, width))  # train mode, gradients on: what a training step builds
+    if step in (99, 499):
+        rss[step] = rss_mb()
+assert len(window_attention._SHIFT_MASKS) <= window_attention.SHIFT_MASK_CACHE_SIZE
+assert all(len(cache) <= cache.max_entries for cache in derived_caches(model))
+print('RSS', rss[99], rss[499])
+"""
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_over_many_training_sizes():
+    """Multi-scale training meets a new padded size per image: 500 random sizes in train mode (gradients on)
+    keep the shared shift-mask cache and every derived-tensor cache within their bounds and the process RSS flat
+    (one mask per padded size and shifted block, unbounded, grew it steadily). oneDNN's own kernel cache (PyTorch's,
+    bounded at 1024 kernels) is switched off in the child process so that RSS measures what mmagent holds."""
+    env = dict(os.environ, ONEDNN_PRIMITIVE_CACHE_CAPACITY='0')
+    result = subprocess.run([sys.executable, '-c', MEMORY_SCRIPT], cwd=REPO_ROOT, env=env, capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    before, after = (float(v) for v in result.stdout.split('RSS')[-1].split())
+    assert after - before < 50, (before, after)  # measured: 95 MB with one unbounded mask cache per block, 11-29 without

@@ -56,6 +56,15 @@ def history_buffer_statistic(owner: Any, name: str) -> Any:
                                  f'a checkpoint are HistoryBuffer statistics methods')
 
 
+def empty_bytes(*args: Any) -> bytes:
+    """``bytes()`` as pickled for the empty data of an empty numpy array (protocol 2 writes ``bytes()`` through
+    a global); any argument is refused, so a checkpoint cannot make the loader allocate or convert anything."""
+    if args:
+        raise pickle.UnpicklingError(f'refusing bytes{args!r}: the only bytes() call allowed in a checkpoint is '
+                                     f'the empty one of an empty numpy array')
+    return b''
+
+
 def safe_globals() -> List[Any]:
     """The exact non-tensor types that mmagent lets ``torch.load(weights_only=True)`` rebuild."""
     from mmengine.logging.history_buffer import HistoryBuffer
@@ -66,6 +75,7 @@ def safe_globals() -> List[Any]:
         HistoryBuffer,  # mmengine MessageHub log scalars ...
         (history_buffer_statistic, 'builtins.getattr'),  # ... and their statistics methods
         np.ndarray,
+        (empty_bytes, 'builtins.bytes'),  # the data of an empty array (an empty HistoryBuffer holds two)
         np.dtype,
         reconstruct,
         scalar,

@@ -47,7 +47,7 @@ class FocusedLinearCore(AttentionOp):
         kernel_size: DWC kernel (5).
         pe_interp: ``'bicubic'`` (default, the official load-time resize) or ``'bilinear'``.
         fp32_attention: compute φ, z and M in fp32 with autocast disabled, so fp16/bf16 training stays
-            finite (the official form overflowed in fp16).
+            finite (the official form overflowed in fp16); float64 inputs stay float64.
         mode: ``'fast'`` caches the resized encoding at inference; ``'naive'`` recomputes everything each
             forward in the input dtype, as the official code does.
 
@@ -116,8 +116,10 @@ class FocusedLinearCore(AttentionOp):
         batch, n_tokens, channels = v.shape
         k = k + self.positional_encoding_at((height, width))
         if self.fp32_attention and self.mode == 'fast':
+            # raise half precision to fp32; fp32 and fp64 inputs keep their own precision
+            dtype = torch.float32 if v.dtype in (torch.float16, torch.bfloat16) else v.dtype
             with torch.autocast(device_type=v.device.type, enabled=False):
-                out = self._linear_attention(q.float(), k.float(), v.float()).to(v.dtype)
+                out = self._linear_attention(q.to(dtype), k.to(dtype), v.to(dtype)).to(v.dtype)
         else:
             out = self._linear_attention(q, k, v)
 

@@ -1,6 +1,7 @@
 """Swin's (shifted) window attention, the host attention of the Swin skeleton. Parameter names follow the
 official checkpoints (``qkv``, ``proj``, ``relative_position_bias_table``, ``relative_position_index``)."""
-from typing import Dict, Optional, Sequence, Tuple
+from collections import OrderedDict
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -10,7 +11,42 @@ from ...registry import register_model
 from .base import AttentionOp
 from .common import init_linear_trunc_normal, merge_heads, split_heads
 
-__all__ = ['ShiftedWindowAttention']
+__all__ = ['ShiftedWindowAttention', 'shift_mask', 'SHIFT_MASK_CACHE_SIZE']
+
+# Shift masks depend only on (padded size, window, shift, device): one least-recently-used cache for the whole
+# process, shared by every shifted block. Multi-scale training sees a new padded size per image (a mask can be
+# ~13 MB at 1344x800), so the cache is bounded: 16 entries hold the four stages of the last few sizes.
+SHIFT_MASK_CACHE_SIZE = 16
+_SHIFT_MASKS: 'OrderedDict[Tuple, torch.Tensor]' = OrderedDict()
+
+
+def shift_mask(padded_hw: Tuple[int, int], window: int, shift: int, device: torch.device) -> torch.Tensor:
+    """(nW, window², window²) additive mask of a cyclically shifted window partition: 0 within a region, -inf
+    across. Cached process-wide (least recently used, :data:`SHIFT_MASK_CACHE_SIZE` entries)."""
+    key = (tuple(padded_hw), window, shift, torch.device(device))
+    mask = _SHIFT_MASKS.get(key)
+    if mask is not None:
+        _SHIFT_MASKS.move_to_end(key)
+        return mask
+    height, width = padded_hw
+    with torch.inference_mode(False):  # a normal tensor, usable by training after an inference forward
+        regions = torch.zeros((1, height, width, 1), device=device)
+        slices = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+        label = 0
+        for rows in slices:
+            for cols in slices:
+                regions[:, rows, cols, :] = label
+                label += 1
+        region_windows = window_partition(regions, window).squeeze(-1)
+        diff = region_windows.unsqueeze(1) - region_windows.unsqueeze(2)
+        # -inf where the official code has -100: identical after the softmax in fp32 (e^-100 is far below the
+        # resolution of the in-region weights), but no denormal weights, which made the following projection
+        # ~20x slower on x86 through the padded windows. Every row keeps its own region.
+        mask = diff.masked_fill(diff != 0, float('-inf')).masked_fill(diff == 0, 0.0)
+    _SHIFT_MASKS[key] = mask
+    while len(_SHIFT_MASKS) > SHIFT_MASK_CACHE_SIZE:
+        _SHIFT_MASKS.popitem(last=False)
+    return mask
 
 
 def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -80,36 +116,11 @@ class ShiftedWindowAttention(AttentionOp):
         self.proj_drop = nn.Dropout(proj_drop)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=.02)
         init_linear_trunc_normal(self)
-        self._mask_cache: Dict[Tuple, torch.Tensor] = {}
         self.bias_cache = self.new_derived_cache()
 
     def extra_repr(self) -> str:
         return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, window_size={self.window_size}, '
                 f'shift_size={self.shift_size}')
-
-    def _shift_mask(self, padded_hw: Tuple[int, int], shift: int, device: torch.device) -> torch.Tensor:
-        """(nW, window², window²) additive mask (0 within a region, -inf across), cached per padded size (the
-        official code rebuilt it per call)."""
-        key = (padded_hw, shift, device)
-        mask = self._mask_cache.get(key)
-        if mask is None:
-            height, width = padded_hw
-            window = self.window_size
-            regions = torch.zeros((1, height, width, 1), device=device)
-            slices = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
-            label = 0
-            for rows in slices:
-                for cols in slices:
-                    regions[:, rows, cols, :] = label
-                    label += 1
-            region_windows = window_partition(regions, window).squeeze(-1)
-            diff = region_windows.unsqueeze(1) - region_windows.unsqueeze(2)
-            # -inf where the official code has -100: identical after the softmax in fp32 (e^-100 is far below
-            # the resolution of the in-region weights), but no denormal weights, which made the following
-            # projection ~20x slower on x86 through the padded windows. Every row keeps its own region.
-            mask = diff.masked_fill(diff != 0, float('-inf')).masked_fill(diff == 0, 0.0)
-            self._mask_cache[key] = mask
-        return mask
 
     def _attention_bias(self, padded_hw: Tuple[int, int], shift: int, dtype: torch.dtype,
                         device: torch.device) -> torch.Tensor:
@@ -120,7 +131,7 @@ class ShiftedWindowAttention(AttentionOp):
             bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
             bias = bias.view(n, n, -1).permute(2, 0, 1)
             if shift:
-                bias = bias.unsqueeze(0) + self._shift_mask(padded_hw, shift, device).unsqueeze(1)
+                bias = bias.unsqueeze(0) + shift_mask(padded_hw, self.window_size, shift, device).unsqueeze(1)
             return bias.to(dtype)
 
         key = (padded_hw if shift else None, shift, dtype)
