@@ -2,19 +2,13 @@
 # result is published, so this is an mmagent baseline: mmseg's Swin UperNet recipe (AdamW 6e-5, wd 0.01,
 # 1500-iter warmup, poly, 512x512 crops) with the PVT widths.
 _base_ = [
-    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py', '../_base_/no_decay/agent.py'
+    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py', '../_base_/no_decay/agent.py',
+    '../_base_/models/agent-pvt-t.py'
 ]
 custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='AgentPVT',
-        arch='t',
-        agent_shapes=(12, 16, 28, 28),
-        drop_path_rate=0.1,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/agent_pvt_t_max_acc.pth')),
+    backbone={{_base_.agent_pvt_backbone}},
     decode_head=dict(in_channels=[64, 128, 320, 512], num_classes=150),
     auxiliary_head=dict(in_channels=320, num_classes=150))
 
