@@ -1,5 +1,6 @@
 """Reliability: atomic checkpoints and resume after SIGKILL, multi-process training (gloo on the CPU), mixed
 precision for every family, and clear errors for bad datasets and images."""
+import errno
 import hashlib
 import json
 import math
@@ -17,8 +18,8 @@ import pytest
 import torch
 from mmengine.model import BaseModel
 
-from mmagent.engine import (DatasetConfigError, MMAgentRunner, check_datasets, find_resumable_checkpoint,
-                            weights_digest)
+from mmagent.engine import (CheckpointSaveError, DatasetConfigError, MMAgentRunner, NonFiniteLossError,
+                            WorkDirError, check_datasets, check_work_dir, find_resumable_checkpoint, weights_digest)
 from mmagent.utils.checkpoint import load_checkpoint_file
 
 from .conftest import REPO_ROOT
@@ -83,6 +84,97 @@ def test_a_crash_during_save_leaves_no_truncated_checkpoint(tmp_path, monkeypatc
     with open(osp.join(work, 'last_checkpoint'), 'w') as f:
         f.write(osp.join(work, 'iter_2.pth'))
     assert find_resumable_checkpoint(work) == osp.join(work, 'iter_1.pth')
+
+
+class _NaNAtThirdIteration(_ToyModel):
+    """Two loss terms; the second turns NaN at the third training iteration."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        if mode != 'loss':
+            return self.linear(inputs)
+        self.calls += 1
+        out = self.linear(inputs)
+        weight = float('nan') if self.calls == 3 else 0.1  # NaN loss and NaN gradients, as a real blow-up gives
+        return dict(loss_fit=out.pow(2).mean(), loss_aux=out.abs().mean() * weight)
+
+
+def _checkpointing_runner(work_dir, model, max_iters=4, hooks=None, max_keep_ckpts=-1):
+    return MMAgentRunner(
+        model=model, work_dir=work_dir,
+        train_dataloader=dict(dataset=_ToyDataset(), sampler=dict(type='InfiniteSampler', shuffle=False),
+                              batch_size=2, collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)), train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False,
+                                           max_keep_ckpts=max_keep_ckpts)),
+        custom_hooks=hooks, default_scope='mmengine')
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    work = str(tmp_path)
+    runner = _checkpointing_runner(work, _NaNAtThirdIteration(), hooks=[dict(type='FiniteLossHook')])
+    with pytest.raises(NonFiniteLossError, match=r'non-finite loss at iteration 3: loss=nan, loss_aux=nan\. '
+                                                 r'Training stopped .* the last good checkpoint is .*iter_2\.pth'):
+        runner.train()
+    saved = sorted(f for f in os.listdir(work) if f.endswith('.pth'))
+    assert saved == ['iter_1.pth', 'iter_2.pth']  # nothing from the NaN step
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert f.read().strip().endswith('iter_2.pth')
+    state = load_checkpoint_file(osp.join(work, 'iter_2.pth'))['state_dict']
+    assert all(torch.isfinite(t).all() for t in state.values())
+    # without the hook the same run writes NaN weights into iter_3 and iter_4
+    plain = str(tmp_path / 'plain')
+    _checkpointing_runner(plain, _NaNAtThirdIteration()).train()
+    state = load_checkpoint_file(osp.join(plain, 'iter_4.pth'))['state_dict']
+    assert not torch.isfinite(state['linear.weight']).all()
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint_and_says_so(tmp_path, monkeypatch):
+    import mmengine.runner.runner as mmengine_runner
+    work = str(tmp_path)
+    real_save, calls = mmengine_runner.save_checkpoint, []
+
+    def disk_full_at_third_save(checkpoint, filename, **kwargs):
+        calls.append(filename)
+        if len(calls) < 3:
+            return real_save(checkpoint, filename, **kwargs)
+        with open(filename, 'wb') as f:
+            f.write(b'PK\x03\x04 the first blocks')
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(mmengine_runner, 'save_checkpoint', disk_full_at_third_save)
+    # the demo configs keep 2 checkpoints: mmengine deletes iter_1 to make room, then writing iter_3 fails
+    runner = _checkpointing_runner(work, _ToyModel(), max_keep_ckpts=2)
+    with pytest.raises(CheckpointSaveError, match=r"could not write checkpoint '.*iter_3\.pth': No space left on "
+                                                  r"device\. .* the previous checkpoint .*iter_2\.pth is kept"):
+        runner.train()
+    assert sorted(f for f in os.listdir(work) if '.pth' in f) == ['iter_2.pth']  # and no partial file
+    load_checkpoint_file(osp.join(work, 'iter_2.pth'))
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert f.read().strip().endswith('iter_2.pth')
+
+
+def test_an_unusable_work_dir_is_refused_before_anything_is_built(tmp_path, demo_data):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    with pytest.raises(WorkDirError, match=r"work dir '.*a_file/work' cannot be created: Not a directory"):
+        check_work_dir(str(blocker / 'work'))
+    # /proc/self exists but takes no new files, even for root (for whom permission bits do not apply)
+    with pytest.raises(WorkDirError, match=r"work dir '/proc/self' is not writable"):
+        check_work_dir('/proc/self')
+    check_work_dir(str(tmp_path / 'new' / 'work'))
+    assert os.listdir(tmp_path / 'new' / 'work') == []  # the probe file is gone
+    for tool, extra in (('tools/train.py', []), ('tools/test.py', ['no_checkpoint_needed.pth'])):
+        started = time.time()
+        result = subprocess.run([sys.executable, tool, DET_CONFIG, *extra, '--work-dir', str(blocker / 'work'),
+                                 '--cfg-options', *det_options(demo_data, 2)], cwd=REPO_ROOT, capture_output=True,
+                                text=True)
+        assert result.returncode == 1, result.stderr[-2000:]
+        assert f"error: work dir '{blocker / 'work'}' cannot be created: Not a directory" in result.stderr
+        assert 'Traceback' not in result.stderr and time.time() - started < 120
 
 
 def test_resume_skips_empty_pointer_and_corrupt_files(tmp_path):

@@ -14,8 +14,8 @@ from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 
 import mmagent  # noqa: F401  (registers mmagent modules and the checkpoint allow-list)
-from mmagent.engine import (DatasetConfigError, MMAgentRunner, check_datasets, init_cpu_distributed, load_config,
-                            prepare_config, task_of)
+from mmagent.engine import (DatasetConfigError, MMAgentRunner, WorkDirError, check_datasets, check_work_dir,
+                            init_cpu_distributed, load_config, prepare_config, task_of)
 from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
@@ -56,6 +56,7 @@ def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options)
     notes = prepare_config(cfg, args.launcher, args.work_dir, args.config)
+    check_work_dir(cfg.work_dir)
     task = task_of(cfg)
     check_datasets(cfg, ('test', ))
     load_checkpoint_file(args.checkpoint)  # a clear error for a missing, corrupt or unsafe file
@@ -82,5 +83,5 @@ def main():
 if __name__ == '__main__':
     try:
         main()
-    except (CheckpointError, DatasetConfigError, FileNotFoundError) as error:
+    except (CheckpointError, DatasetConfigError, FileNotFoundError, WorkDirError) as error:
         sys.exit(f'error: {error}')

@@ -3,8 +3,9 @@
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
                                  [--launcher none|pytorch|slurm|mpi]
 
-Beyond mmdet's tool, all logged: the datasets are checked before anything is built; checkpoints are written
-atomically; ``--resume`` without a path continues from the newest checkpoint of the work dir that loads;
+Beyond mmdet's tool, all logged: the work dir and the datasets are checked before anything is built;
+checkpoints are written atomically (a failed save keeps the previous one); a non-finite loss stops training
+with the iteration and the terms named (``FiniteLossHook`` of the project's configs); ``--resume`` without a path continues from the newest checkpoint of the work dir that loads;
 single-process runs turn SyncBN into BN; runs without CUDA use the gloo backend and, with --amp, bf16 CPU
 autocast instead of fp16; multi-process runs check at the end that all ranks hold the same weights.
 """
@@ -16,8 +17,9 @@ from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 
 import mmagent  # noqa: F401  (registers mmagent modules and the checkpoint allow-list)
-from mmagent.engine import (DatasetConfigError, MMAgentRunner, check_datasets, enable_amp,
-                            find_resumable_checkpoint, init_cpu_distributed, load_config, prepare_config)
+from mmagent.engine import (CheckpointSaveError, DatasetConfigError, MMAgentRunner, NonFiniteLossError, WorkDirError,
+                            check_datasets, check_work_dir, enable_amp, find_resumable_checkpoint,
+                            init_cpu_distributed, load_config, prepare_config)
 from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
@@ -43,6 +45,7 @@ def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options)
     notes = prepare_config(cfg, args.launcher, args.work_dir, args.config)
+    check_work_dir(cfg.work_dir)
     check_datasets(cfg, ('train', 'val') if cfg.get('val_cfg') else ('train', ))
     if args.amp:
         notes.append(f'mixed precision: {enable_amp(cfg)}')
@@ -74,5 +77,6 @@ def main():
 if __name__ == '__main__':
     try:
         main()
-    except (CheckpointError, DatasetConfigError, FileNotFoundError) as error:
+    except (CheckpointError, CheckpointSaveError, DatasetConfigError, FileNotFoundError, NonFiniteLossError,
+            WorkDirError) as error:
         sys.exit(f'error: {error}')

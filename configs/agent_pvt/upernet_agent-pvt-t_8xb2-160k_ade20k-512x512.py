@@ -3,9 +3,9 @@
 # 1500-iter warmup, poly, 512x512 crops) with the PVT widths.
 _base_ = [
     'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py', '../_base_/no_decay/agent.py',
-    '../_base_/models/agent-pvt-t.py'
+    '../_base_/models/agent-pvt-t.py',
+    '../_base_/runtime/mmagent.py'
 ]
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
     backbone={{_base_.agent_pvt_backbone}},

@@ -1,9 +1,9 @@
 # Agent-Swin-T + UperNet, ADE20K 160k (official upernet_agent_swin_t_9-12-14-7.py): mmseg's Swin-T
 # UperNet recipe (AdamW 6e-5, wd 0.01, 1500-iter warmup, poly, 512x512 crops) with the Agent-Swin backbone.
 _base_ = [
-    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py', '../_base_/no_decay/agent.py'
+    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py', '../_base_/no_decay/agent.py',
+    '../_base_/runtime/mmagent.py'
 ]
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

@@ -1,7 +1,6 @@
 # Demo: Semantic FPN with Agent-PVT-T on the generated shapes dataset in ADE20K layout (data and schedule:
 # configs/_base_/demo/ade_shapes.py); narrow FPN head for the CPU.
-_base_ = ['mmseg::_base_/models/fpn_r50.py', '../_base_/demo/ade_shapes.py']
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+_base_ = ['mmseg::_base_/models/fpn_r50.py', '../_base_/demo/ade_shapes.py', '../_base_/runtime/mmagent.py']
 
 model = dict(
     pretrained=None,

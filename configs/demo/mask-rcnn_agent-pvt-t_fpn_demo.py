@@ -1,8 +1,7 @@
 # Demo: Mask R-CNN with Agent-PVT-T, trained from scratch on the CPU on the generated shapes dataset
 # (python tools/make_demo_data.py; data and schedule: configs/_base_/demo/coco_shapes.py). Small images, a
 # narrower FPN and fewer RoIs keep it to minutes; the backbone is the real Agent-PVT-T architecture.
-_base_ = ['mmdet::_base_/models/mask-rcnn_r50_fpn.py', '../_base_/demo/coco_shapes.py']
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+_base_ = ['mmdet::_base_/models/mask-rcnn_r50_fpn.py', '../_base_/demo/coco_shapes.py', '../_base_/runtime/mmagent.py']
 
 num_classes = 4
 fpn_channels = 128

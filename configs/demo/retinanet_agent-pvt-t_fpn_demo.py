@@ -1,7 +1,6 @@
 # Demo: RetinaNet with Agent-PVT-T on the generated shapes dataset (data and schedule:
 # configs/_base_/demo/coco_shapes.py), box metrics only; narrow neck and head for the CPU.
-_base_ = ['mmdet::_base_/models/retinanet_r50_fpn.py', '../_base_/demo/coco_shapes.py']
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+_base_ = ['mmdet::_base_/models/retinanet_r50_fpn.py', '../_base_/demo/coco_shapes.py', '../_base_/runtime/mmagent.py']
 
 fpn_channels = 128
 

@@ -1,8 +1,7 @@
 # Demo segmentor: UperNet with Agent-PVT-T on the generated shapes dataset in ADE20K layout
 # (python tools/make_demo_data.py; data and schedule: configs/_base_/demo/ade_shapes.py). Keeps mmseg's SyncBN
 # heads: tools/train.py turns them into BN for a single-process run. Narrow heads keep it CPU-friendly.
-_base_ = ['mmseg::_base_/models/upernet_swin.py', '../_base_/demo/ade_shapes.py']
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+_base_ = ['mmseg::_base_/models/upernet_swin.py', '../_base_/demo/ade_shapes.py', '../_base_/runtime/mmagent.py']
 
 num_classes = 5
 

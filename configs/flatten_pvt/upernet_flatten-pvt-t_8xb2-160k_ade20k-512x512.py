@@ -1,9 +1,9 @@
 # FLatten-PVT-T + UperNet, ADE20K 160k: mmagent baseline, no published counterpart (the paper reports Semantic
 # FPN). mmseg's Swin UperNet recipe (AdamW 6e-5, wd 0.01, 1500-iteration warmup, poly), drop path 0.3.
 _base_ = [
-    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py', '../_base_/no_decay/flatten.py'
+    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py', '../_base_/no_decay/flatten.py',
+    '../_base_/runtime/mmagent.py'
 ]
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

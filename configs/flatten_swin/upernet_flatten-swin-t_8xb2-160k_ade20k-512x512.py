@@ -1,9 +1,9 @@
 # FLatten-Swin-T + UperNet, ADE20K 160k. No published recipe: mmagent adopts mmseg's Swin UperNet one
 # (AdamW 6e-5, wd 0.01, 1500-iteration warmup, poly, 512x512 crops, batch 16), drop path 0.3.
 _base_ = [
-    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py', '../_base_/no_decay/flatten.py'
+    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py', '../_base_/no_decay/flatten.py',
+    '../_base_/runtime/mmagent.py'
 ]
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

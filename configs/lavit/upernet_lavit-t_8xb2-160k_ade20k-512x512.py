@@ -6,8 +6,8 @@ _base_ = [
     'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py',
     '../_base_/models/lavit-t.py',
     '../_base_/no_decay/lavit.py',
+    '../_base_/runtime/mmagent.py'
 ]
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
 
 model = dict(
     type='AuxLossWrapper',  # EncoderDecoder whose loss() also returns the backbone's loss_dp

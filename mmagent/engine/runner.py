@@ -7,12 +7,17 @@
 * :func:`find_resumable_checkpoint` picks what ``--resume`` continues from: the file named in
   ``last_checkpoint`` if it loads, else the newest checkpoint in the work dir that loads (mmengine trusts
   ``last_checkpoint`` blindly, and a kill while it is rewritten can leave it empty).
+  A save that fails (no space left, I/O error) removes its partial file, keeps the previous checkpoint and
+  raises :class:`CheckpointSaveError` naming both.
+* :func:`check_work_dir` refuses a work dir that cannot be created or written, before anything is built
+  (mmengine would fail later, at the first log file or checkpoint, with a traceback).
 * :func:`init_cpu_distributed` starts the gloo process group for torchrun launches on machines without
   CUDA (mmengine's launcher calls ``torch.cuda.set_device`` and fails there).
 """
 import glob
 import os
 import os.path as osp
+import tempfile
 from typing import Optional
 
 import torch
@@ -24,7 +29,34 @@ from mmengine.runner import Runner
 
 from ..utils.checkpoint import CheckpointError, load_checkpoint_file
 
-__all__ = ['MMAgentRunner', 'find_resumable_checkpoint', 'init_cpu_distributed', 'PARTIAL_PREFIX']
+__all__ = [
+    'MMAgentRunner', 'CheckpointSaveError', 'WorkDirError', 'check_work_dir', 'find_resumable_checkpoint',
+    'init_cpu_distributed', 'last_saved_checkpoint', 'PARTIAL_PREFIX'
+]
+
+
+class CheckpointSaveError(RuntimeError):
+    """A checkpoint could not be written; the previous one is untouched (the message names it)."""
+
+
+class WorkDirError(RuntimeError):
+    """The work dir cannot be created or written."""
+
+
+def check_work_dir(work_dir: str) -> None:
+    """Create ``work_dir`` if needed and write, flush and remove a probe file in it; raise
+    :class:`WorkDirError` naming the folder and the reason if any step fails."""
+    try:
+        os.makedirs(work_dir, exist_ok=True)
+    except OSError as error:
+        raise WorkDirError(f"work dir '{work_dir}' cannot be created: {error.strerror or error}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=work_dir, prefix='.write-test-') as probe:
+            probe.write(b'mmagent')
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        raise WorkDirError(f"work dir '{work_dir}' is not writable: {error.strerror or error}") from None
 
 PARTIAL_PREFIX = '.partial-'
 
@@ -37,12 +69,32 @@ class MMAgentRunner(Runner):
         if not osp.isdir(out_dir):  # a remote backend (s3://, ...): keep mmengine's behaviour
             return super().save_checkpoint(out_dir, filename, *args, **kwargs)
         partial = PARTIAL_PREFIX + filename
-        super().save_checkpoint(out_dir, partial, *args, **kwargs)  # rank 0 writes, others return
-        if is_main_process():
-            partial_path, final_path = osp.join(out_dir, partial), osp.join(out_dir, filename)
-            with open(partial_path, 'rb+') as f:
-                os.fsync(f.fileno())
-            os.replace(partial_path, final_path)
+        partial_path, final_path = osp.join(out_dir, partial), osp.join(out_dir, filename)
+        try:
+            super().save_checkpoint(out_dir, partial, *args, **kwargs)  # rank 0 writes, others return
+            if is_main_process():
+                with open(partial_path, 'rb+') as f:
+                    os.fsync(f.fileno())
+                os.replace(partial_path, final_path)
+        except OSError as error:  # no space left, I/O error, read-only file system, ...
+            if osp.exists(partial_path):
+                os.remove(partial_path)  # frees the space a full disk needs back
+            previous = last_saved_checkpoint(self.work_dir)
+            kept = f'the previous checkpoint {previous} is kept' if previous else 'no earlier checkpoint exists'
+            message = (f"could not write checkpoint '{final_path}': {error.strerror or error}. Nothing was written "
+                       f'under that name and {kept}; free space or choose another --work-dir, then --resume.')
+            self.logger.error(message)
+            raise CheckpointSaveError(message) from error
+
+
+def last_saved_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint named in ``work_dir/last_checkpoint`` (mmengine's CheckpointHook rewrites it after each
+    successful save; its ``last_ckpt`` info is set before the save), or None."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return None
+    with open(pointer) as f:
+        return f.read().strip() or None
 
 
 def _loads(path: str) -> bool:

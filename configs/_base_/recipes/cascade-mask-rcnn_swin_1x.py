@@ -4,8 +4,7 @@
 # DETR-style multi-scale + crop pipeline, AdamW lr 1e-4, weight decay 0.05, 500-iteration warm-up, 12 epochs
 # (steps 8, 11), total batch 16. The 3x configs add configs/_base_/schedules/step_3x.py. A config on it
 # replaces model.backbone (with _delete_=True) and the neck's in_channels.
-_base_ = ['mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py']
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+_base_ = ['mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py', '../runtime/mmagent.py']
 
 model = dict(
     roi_head=dict(bbox_head=[

@@ -2,8 +2,7 @@
 # fpn_agent_pvt_*_12-16-28-28.py): mmseg's Semantic FPN on ADE20K 512x512 crops, AdamW lr 2e-4, weight decay
 # 1e-4, poly (power 0.9, min 0) over 40k iterations, batch 16 (8 GPUs x 2). A config on it replaces
 # model.backbone (with _delete_=True) and the neck's in_channels.
-_base_ = ['mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py']
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+_base_ = ['mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py', '../runtime/mmagent.py']
 
 model = dict(pretrained=None)
 train_dataloader = dict(batch_size=2)

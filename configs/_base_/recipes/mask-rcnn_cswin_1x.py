@@ -3,8 +3,7 @@
 # + crop pipeline of mmdet's Swin "ms-crop" config, AdamW lr 1e-4, weight decay 0.05, 500-iteration warm-up,
 # 12 epochs (steps at 8 and 11), total batch 16. A config on it replaces model.backbone (with _delete_=True);
 # the neck takes the CSwin-T/S widths (64-128-256-512; CSwin-B: 96-192-384-768).
-_base_ = ['mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py']
-custom_imports = dict(imports=['mmagent'], allow_failed_imports=False)
+_base_ = ['mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py', '../runtime/mmagent.py']
 
 model = dict(neck=dict(in_channels=[64, 128, 256, 512]))
 max_epochs = 12
