@@ -10,6 +10,7 @@ from yacs.config import CfgNode
 from mmagent.models import (AgentCSwinTransformer, AgentPVT, AgentSwinTransformer, FLattenCSwinTransformer, FLattenPVT,
                             FLattenPVTv2, FLattenSwinTransformer)
 from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
+from mmagent.utils.download import sha256_of
 
 from .conftest import REPO_ROOT
 
@@ -112,6 +113,9 @@ def test_offline_converter_detects_family_and_arch(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "agent_pvt arch 't'" in result.stdout and 'head.weight' in result.stdout
+    assert f'sha256 of the source: {sha256_of(src)}' in result.stdout
+    digest = sha256_of(dst)
+    assert f'sha256 of the output: {digest} (published as converted-{digest[:8]}.pth' in result.stdout
     converted = torch.load(dst, weights_only=True)
     assert converted['meta']['arch'] == 't' and 'head.weight' not in converted['state_dict']
     model = AgentPVT(arch='t', init_cfg=dict(type='Pretrained', checkpoint=dst))
@@ -257,3 +261,74 @@ def test_bad_files_get_clear_errors(tmp_path):
     empty.write_bytes(b'')
     with pytest.raises(CheckpointError, match='empty'):
         load_checkpoint_file(str(empty))
+
+
+# ------------------------------------------------------------------------------------ verified downloads
+@pytest.fixture
+def http_server(tmp_path):
+    """A static file server on 127.0.0.1 for the test's own files; yields (folder, base URL)."""
+    import functools
+    import http.server
+    import threading
+    folder = tmp_path / 'served'
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f'http://127.0.0.1:{server.server_address[1]}'
+    server.shutdown()
+    server.server_close()
+
+
+def test_pretrained_urls_are_cached_and_verified(tmp_path, http_server, monkeypatch):
+    folder, base = http_server
+    cache = tmp_path / 'torch_home' / 'checkpoints'
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))  # mmengine's cache: $TORCH_HOME/checkpoints
+    source = _perturbed(FLattenPVTv2(arch='b0'))
+    plain = folder / 'weights.pth'
+    torch.save(dict(state_dict=source.state_dict()), plain)
+    good = sha256_of(str(plain))
+    named = folder / f'flatten-pvtv2-b0-{good[:8]}.pth'  # the OpenMMLab name carries the hash prefix
+    named.write_bytes(plain.read_bytes())
+    tampered = folder / f'tampered-{good[:8]}.pth'
+    data = bytearray(plain.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tampered.write_bytes(bytes(data))
+
+    def build(url, **extra):
+        model = FLattenPVTv2(arch='b0', init_cfg=dict(type='Pretrained', checkpoint=url, **extra))
+        model.init_weights()
+        return model
+
+    model = build(f'{base}/{named.name}')  # suffix checked
+    assert torch.equal(model.block1[0].attn.positional_encoding, source.block1[0].attn.positional_encoding)
+    assert sha256_of(str(cache / named.name)) == good
+    build(f'{base}/{named.name}')  # from the cache, verified again
+    build(f'{base}/weights.pth', sha256=good)  # explicit digest
+    build(f'{base}/weights.pth', sha256=good[:12].upper())  # or a prefix of it
+
+    with pytest.raises(CheckpointError, match=rf'failed its integrity check: expected sha256 {good[:8]}, got '
+                                              rf'(?!{good})[0-9a-f]{{64}}; the cached copy .*tampered-{good[:8]}\.pth '
+                                              r'was removed'):
+        build(f'{base}/{tampered.name}')
+    assert not (cache / tampered.name).exists()
+    (cache / 'weights.pth').unlink()
+    with pytest.raises(CheckpointError, match=rf'expected sha256 {"0" * 64}, got {good}'):
+        build(f'{base}/weights.pth', sha256='0' * 64)
+    assert not (cache / 'weights.pth').exists()
+    # a cached file damaged after its download is caught on the next use
+    cached = cache / named.name
+    cached.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match='failed its integrity check'):
+        build(f'{base}/{named.name}')
+    build(f'{base}/{named.name}')  # downloaded again
+    with pytest.raises(CheckpointError, match=r"could not download checkpoint '.*/missing-0123abcd\.pth': HTTP Error "
+                                              r'404'):
+        build(f'{base}/missing-0123abcd.pth')
+    with pytest.raises(ValueError, match='sha256 must be 8 to 64 hexadecimal digits'):
+        build(f'{base}/weights.pth', sha256='xyz')
+    # a local file is checked too when a digest is given
+    with pytest.raises(CheckpointError, match=rf"checkpoint '{tampered}' failed its integrity check"):
+        build(str(tampered), sha256=good)

@@ -408,4 +408,5 @@ def test_memory_stays_flat_over_many_training_sizes():
                             text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     before, after = (float(v) for v in result.stdout.split('RSS')[-1].split())
-    assert after - before < 50, (before, after)  # measured: 95 MB with one unbounded mask cache per block, 11-29 without
+    # measured: 95 MB with one unbounded mask cache per block, 11-29 without
+    assert after - before < 50, (before, after)

@@ -5,7 +5,8 @@
 
 Beyond mmdet's tool, all logged: the work dir and the datasets are checked before anything is built;
 checkpoints are written atomically (a failed save keeps the previous one); a non-finite loss stops training
-with the iteration and the terms named (``FiniteLossHook`` of the project's configs); ``--resume`` without a path continues from the newest checkpoint of the work dir that loads;
+with the iteration and the terms named (``FiniteLossHook`` of the project's configs); ``--resume`` without a
+path continues from the newest checkpoint of the work dir that loads;
 single-process runs turn SyncBN into BN; runs without CUDA use the gloo backend and, with --amp, bf16 CPU
 autocast instead of fp16; multi-process runs check at the end that all ranks hold the same weights.
 """

@@ -84,14 +84,14 @@ def create_backbone(name: str, checkpoint: Optional[str] = None, **kwargs: Any) 
             checkpoint (add ``prefix='backbone.'`` for a detector's or segmentor's); converted and checked on
             load exactly as ``init_cfg=dict(type='Pretrained', ...)``.
         **kwargs: constructor arguments of the backbone (``out_indices``, ``drop_path_rate``, ...), plus
-            ``prefix`` / ``strict`` for the checkpoint.
+            ``prefix`` / ``strict`` / ``sha256`` for the checkpoint.
 
     Returns the same module the registries build, in training mode as PyTorch modules start.
     """
     family, _, arch = name.rpartition('_')
     if family not in BACKBONES or arch not in BACKBONES[family].arch_zoo:
         raise ValueError(f'unknown backbone {name!r}; valid names are {", ".join(list_backbones())}')
-    load = {k: kwargs.pop(k) for k in ('prefix', 'strict') if k in kwargs}
+    load = {k: kwargs.pop(k) for k in ('prefix', 'strict', 'sha256') if k in kwargs}
     if load and checkpoint is None:
         raise TypeError(f'{sorted(load)} only apply together with checkpoint=...')
     init_cfg = None if checkpoint is None else dict(type='Pretrained', checkpoint=checkpoint, **load)

@@ -19,6 +19,7 @@ import torch.nn as nn
 from mmengine.logging import MMLogger, print_log
 
 from ..utils.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
+from ..utils.download import expected_sha256, fetch_checkpoint, is_url, verify_sha256
 
 __all__ = ['LAYOUT_DROPS', 'convert_official_state_dict', 'load_converted', 'load_pretrained']
 
@@ -113,13 +114,20 @@ def load_pretrained(model: nn.Module,
                     added_on_purpose: Set[str],
                     prefix: Optional[str] = None,
                     strict: bool = True,
-                    logger: Optional[MMLogger] = None) -> Dict[str, List[str]]:
+                    logger: Optional[MMLogger] = None,
+                    sha256: Optional[str] = None) -> Dict[str, List[str]]:
     """``init_cfg=dict(type='Pretrained', checkpoint=...)`` for mmagent backbones.
 
     Accepts an official ImageNet checkpoint as released (container with a pickled yacs config), a file
     written by ``tools/model_converters/convert_official.py``, or an mmagent/mmdet/mmseg checkpoint with
-    ``prefix='backbone.'``.
+    ``prefix='backbone.'``. A URL is downloaded into mmengine's checkpoint cache and verified against
+    ``sha256`` or the ``-<sha256 prefix>.pth`` suffix of its name (:mod:`mmagent.utils.download`); a local file
+    is verified when ``sha256`` is given.
     """
+    if is_url(checkpoint):
+        checkpoint = fetch_checkpoint(checkpoint, sha256)
+    elif sha256 is not None:
+        verify_sha256(checkpoint, expected_sha256(checkpoint, sha256), f"checkpoint '{checkpoint}'")
     raw = load_checkpoint_file(checkpoint)
     state_dict = extract_state_dict(raw, f"checkpoint '{checkpoint}'")
     if prefix:

@@ -16,6 +16,7 @@ Backbones also accept the official file directly (``init_cfg=dict(type='Pretrain
 converting once makes later loads quicker and records what was dropped.
 """
 import argparse
+import os
 import sys
 
 import torch
@@ -24,6 +25,7 @@ import mmagent
 from mmagent.models.backbones import OFFICIAL_FAMILIES
 from mmagent.models.converters import convert_official_state_dict, load_converted
 from mmagent.utils.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
+from mmagent.utils.download import sha256_of
 
 
 def detect_family(state_dict) -> str:
@@ -79,6 +81,13 @@ def main() -> None:
     print(f'{family} arch {arch!r}: {len(converted)} tensors written to {args.dst}')
     print(f'  dropped ({len(dropped)}): {", ".join(dropped) or "-"}')
     print(f'  new in mmagent, default init ({len(missing)}): {", ".join(missing) or "-"}')
+    # The digests let a user check the download and publish the result as OpenMMLab does, name-<8 hex>.pth,
+    # which init_cfg=dict(type='Pretrained', checkpoint='https://...') then verifies.
+    print(f'  sha256 of the source: {sha256_of(args.src)}')
+    digest = sha256_of(args.dst)
+    stem, ext = os.path.splitext(os.path.basename(args.dst))
+    print(f'  sha256 of the output: {digest} (published as {stem}-{digest[:8]}{ext or ".pth"}, it is verified on '
+          f'download)')
 
 
 if __name__ == '__main__':

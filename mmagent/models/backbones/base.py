@@ -92,8 +92,9 @@ class BackboneBase(DerivedCacheOwner, BaseModule):
         norm_eval: put BatchNorm layers in eval mode (a no-op for the LayerNorm-only backbones).
         with_cp: activation checkpointing per block.
         init_cfg: None (train from scratch with the official init) or
-            ``dict(type='Pretrained', checkpoint=path[, prefix='backbone.'][, strict=True])`` accepting an
-            official ImageNet checkpoint as released, a converted one, or an mmagent checkpoint.
+            ``dict(type='Pretrained', checkpoint=path_or_url[, prefix='backbone.'][, strict=True][, sha256=hex])``
+            accepting an official ImageNet checkpoint as released, a converted one, or an mmagent checkpoint; a
+            URL is cached and verified against ``sha256`` or its ``name-<sha256 prefix>.pth`` file name.
     """
 
     arch_zoo: ClassVar[Dict[str, Dict[str, Any]]] = {}
@@ -121,9 +122,9 @@ class BackboneBase(DerivedCacheOwner, BaseModule):
         if init_cfg is not None and not isinstance(init_cfg, dict):
             raise TypeError(f'init_cfg must be None or a dict, got {type(init_cfg).__name__}')
         if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
-            unknown = set(init_cfg) - {'type', 'checkpoint', 'prefix', 'strict'}
+            unknown = set(init_cfg) - {'type', 'checkpoint', 'prefix', 'strict', 'sha256'}
             if unknown:
-                raise TypeError(f'init_cfg of type Pretrained accepts checkpoint, prefix and strict; '
+                raise TypeError(f'init_cfg of type Pretrained accepts checkpoint, prefix, strict and sha256; '
                                 f'got unknown key(s) {sorted(unknown)}')
             if not init_cfg.get('checkpoint'):
                 raise ValueError("init_cfg=dict(type='Pretrained') needs checkpoint='path/to/file.pth'")
@@ -209,7 +210,7 @@ class BackboneBase(DerivedCacheOwner, BaseModule):
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
             load_pretrained(self, cfg['checkpoint'], self.checkpoint_layout, self.keys_added_on_purpose(),
-                            prefix=cfg.get('prefix'), strict=cfg.get('strict', True))
+                            prefix=cfg.get('prefix'), strict=cfg.get('strict', True), sha256=cfg.get('sha256'))
             self._is_init = True
         else:
             # init_cfg=None: every module applied the official default init to itself at construction.
