@@ -235,6 +235,71 @@ def test_two_process_gloo_training(tmp_path, demo_data, config, options):
              *options(demo_data, 4))
 
 
+def _children(pid):
+    """PIDs whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    if int(f.read().rsplit(')', 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+def _rank_of(pid):
+    with open(f'/proc/{pid}/environ', 'rb') as f:
+        env = dict(item.split(b'=', 1) for item in f.read().split(b'\0') if b'=' in item)
+    return int(env.get(b'RANK', b'-1'))
+
+
+@pytest.mark.slow
+def test_a_dying_rank_stops_the_run_and_resume_continues_in_step(tmp_path, demo_data):
+    """SIGKILL rank 1 of a 2-process gloo run after its first checkpoint: the run ends (no hang) within a
+    bounded time with an error naming the rank and the signal, every checkpoint on disk loads, and --resume
+    continues from the newest one to the end with identical weights on both ranks."""
+    work = str(tmp_path / 'work')
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(30500 + os.getpid() % 1000), OMP_NUM_THREADS='1')
+    options = det_options(demo_data, 8) + ['default_hooks.checkpoint.max_keep_ckpts=-1']
+    cmd = ['bash', 'tools/dist_train.sh', DET_CONFIG, '2', '--work-dir', work, '--cfg-options', *options]
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 600
+        while not osp.exists(osp.join(work, 'iter_2.pth')) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        ranks = {_rank_of(pid): pid for pid in _children(proc.pid)}
+        assert set(ranks) == {0, 1}, ranks
+        os.kill(ranks[1], signal.SIGKILL)
+        killed = time.time()
+        output, _ = proc.communicate(timeout=180)
+        stopped_after = time.time() - killed
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0
+    assert stopped_after < 120, stopped_after
+    # torchrun's summary names the failed rank and the signal
+    assert re.search(r'rank\s*:\s*1 .*\n.*\n.*exitcode\s*:\s*-9', output) or 'Signal 9 (SIGKILL)' in output, \
+        output[-3000:]
+    saved = sorted(f for f in os.listdir(work) if f.endswith('.pth') and not f.startswith('.'))
+    assert saved and 'iter_8.pth' not in saved
+    for name in saved:
+        load_checkpoint_file(osp.join(work, name))
+    last_saved = max(int(re.findall(r'\d+', f)[0]) for f in saved)
+
+    result = subprocess.run(cmd + ['--resume'], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-4000:]
+    assert f'resuming from {osp.join(work, f"iter_{last_saved}.pth")}' in log
+    assert sorted(set(trained_iterations(log))) == list(range(last_saved + 1, 9))
+    assert 'weights identical across 2 ranks at the end of training' in log
+    assert osp.exists(osp.join(work, 'iter_8.pth'))
+
+
 def test_weights_digest_detects_any_difference():
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
     digest, with_buffers = weights_digest(model), weights_digest(model, include_buffers=True)
