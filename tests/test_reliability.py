@@ -381,7 +381,8 @@ def test_dataset_problems_are_named(tmp_path):
         'noimages.json': (json.dumps(dict(images=[], annotations=[], categories=[dict(id=1, name='a')])),
                           'lists no images'),
         'nocats.json': (json.dumps(dict(images=[dict(id=1)], annotations=[], categories=[])), 'no categories'),
-        'badann.json': (json.dumps(dict(images=[dict(id=1)], annotations=[dict(id=1)], categories=[dict(id=1)])),
+        'badann.json': (json.dumps(dict(images=[dict(id=1, file_name='a.jpg')], annotations=[dict(id=1)],
+                                        categories=[dict(id=1)])),
                         'lacks image_id or bbox'),
     }
     for name, (content, message) in cases.items():

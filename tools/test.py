@@ -14,8 +14,9 @@ from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 
 import mmagent  # noqa: F401  (registers mmagent modules and the checkpoint allow-list)
-from mmagent.engine import (DatasetConfigError, MMAgentRunner, WorkDirError, check_datasets, check_work_dir,
-                            init_cpu_distributed, load_config, prepare_config, task_of)
+from mmagent.engine import (DataPipelineError, DatasetConfigError, MMAgentRunner, WorkDirError, check_datasets,
+                            check_work_dir, error_summary, init_cpu_distributed, load_config, prepare_config,
+                            task_of)
 from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
@@ -83,5 +84,5 @@ def main():
 if __name__ == '__main__':
     try:
         main()
-    except (CheckpointError, DatasetConfigError, FileNotFoundError, WorkDirError) as error:
-        sys.exit(f'error: {error}')
+    except (CheckpointError, DatasetConfigError, FileNotFoundError, WorkDirError, DataPipelineError) as error:
+        sys.exit(f'error: {error_summary(error)}')

@@ -18,9 +18,10 @@ from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 
 import mmagent  # noqa: F401  (registers mmagent modules and the checkpoint allow-list)
-from mmagent.engine import (CheckpointSaveError, DatasetConfigError, MMAgentRunner, NonFiniteLossError, WorkDirError,
-                            check_datasets, check_work_dir, enable_amp, find_resumable_checkpoint,
-                            init_cpu_distributed, load_config, prepare_config)
+from mmagent.engine import (CheckpointSaveError, DataPipelineError, DatasetConfigError, MMAgentRunner,
+                            NonFiniteLossError, WorkDirError, check_datasets, check_work_dir, enable_amp,
+                            error_summary, find_resumable_checkpoint, init_cpu_distributed, load_config,
+                            prepare_config)
 from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
@@ -79,5 +80,5 @@ if __name__ == '__main__':
     try:
         main()
     except (CheckpointError, CheckpointSaveError, DatasetConfigError, FileNotFoundError, NonFiniteLossError,
-            WorkDirError) as error:
-        sys.exit(f'error: {error}')
+            WorkDirError, DataPipelineError) as error:
+        sys.exit(f'error: {error_summary(error)}')

@@ -28,6 +28,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from ..utils.checkpoint import CheckpointError, load_checkpoint_file
+from .data_guard import name_pipeline_errors
 
 __all__ = [
     'MMAgentRunner', 'CheckpointSaveError', 'WorkDirError', 'check_work_dir', 'find_resumable_checkpoint',
@@ -63,7 +64,14 @@ PARTIAL_PREFIX = '.partial-'
 
 @RUNNERS.register_module()
 class MMAgentRunner(Runner):
-    """mmengine's Runner with atomic checkpoint writes (local work dirs)."""
+    """mmengine's Runner with atomic checkpoint writes (local work dirs) and data errors that name the sample
+    (:mod:`mmagent.engine.data_guard`)."""
+
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        name_pipeline_errors(loader.dataset, 'test' if getattr(loader.dataset, 'test_mode', False) else 'train')
+        return loader
 
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
         if not osp.isdir(out_dir):  # a remote backend (s3://, ...): keep mmengine's behaviour
