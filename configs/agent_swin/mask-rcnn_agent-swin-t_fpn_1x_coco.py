@@ -1,7 +1,11 @@
 # Agent-Swin-T + Mask R-CNN, 1x (official agent_swin_t_mrcnn_1x_9-12-14-7.py).
 # The official recipe trains 1x with the same multi-scale + crop pipeline as 3x, so this inherits mmdet's
 # Swin "ms-crop" config and keeps its pipeline, AdamW (lr 1e-4, wd 0.05) and test settings.
-_base_ = ['mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py', '../_base_/no_decay/agent.py', '../_base_/runtime/mmagent.py']
+_base_ = [
+    'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py',
+    '../_base_/no_decay/agent.py',
+    '../_base_/runtime/mmagent.py',
+]
 
 model = dict(
     backbone=dict(

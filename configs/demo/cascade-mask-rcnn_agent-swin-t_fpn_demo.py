@@ -1,7 +1,11 @@
 # Demo: Cascade Mask R-CNN with Agent-Swin-T on the generated shapes dataset (data and schedule:
 # configs/_base_/demo/coco_shapes.py), with the cascade heads of the Swin recipe (4conv1fc, SyncBN -> BN in a
 # single process, GIoU on decoded boxes) narrowed for the CPU.
-_base_ = ['mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py', '../_base_/demo/coco_shapes.py', '../_base_/runtime/mmagent.py']
+_base_ = [
+    'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py',
+    '../_base_/demo/coco_shapes.py',
+    '../_base_/runtime/mmagent.py',
+]
 
 num_classes = 4
 fpn_channels = 128

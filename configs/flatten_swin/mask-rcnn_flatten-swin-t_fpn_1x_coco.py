@@ -1,7 +1,11 @@
 # FLatten-Swin-T + Mask R-CNN, 1x. The FLatten paper publishes no recipe and there is no official downstream
 # code: mmagent adopts the Swin / Agent-Swin one: mmdet's Swin multi-scale +
 # crop pipeline, AdamW lr 1e-4, wd 0.05, 500-iteration warmup, 12 epochs, batch 16, drop path 0.2.
-_base_ = ['mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py', '../_base_/no_decay/flatten.py', '../_base_/runtime/mmagent.py']
+_base_ = [
+    'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py',
+    '../_base_/no_decay/flatten.py',
+    '../_base_/runtime/mmagent.py',
+]
 
 model = dict(
     backbone=dict(
