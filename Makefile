@@ -18,7 +18,8 @@ PYTEST_ARGS ?=
 
 install: $(STAMP)
 
-$(STAMP): setup.py requirements/build.txt requirements/runtime.txt requirements/tests.txt requirements/constraints.txt
+$(STAMP): setup.py requirements/build.txt requirements/runtime.txt requirements/tests.txt requirements/deploy.txt \
+		requirements/constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch==2.13.0 resolves to the local CPU wheel configured for this machine's pip.
 	$(PIP) install -q $(CONSTRAINTS) torch==2.13.0
@@ -26,9 +27,9 @@ $(STAMP): setup.py requirements/build.txt requirements/runtime.txt requirements/
 	$(PIP) install -q $(CONSTRAINTS) -r requirements/build.txt
 	# mmcv 2.1.0 has no wheel for torch 2.13: built from source once, then served from pip's wheel cache.
 	MMCV_WITH_OPS=1 MAX_JOBS=$(MAX_JOBS) $(PIP) install -q --no-build-isolation $(CONSTRAINTS) \
-		-r requirements/runtime.txt -r requirements/tests.txt
+		-r requirements/runtime.txt -r requirements/tests.txt -r requirements/deploy.txt
 	$(PIP) install -q --no-build-isolation --no-deps -e .
-	$(PY) -c "import torch, mmcv, mmcv.ops, mmdet, mmseg, mmengine, mmagent; \
+	$(PY) -c "import torch, mmcv, mmcv.ops, mmdet, mmseg, mmengine, onnxruntime, mmagent; \
 		print('stack ok: torch', torch.__version__, 'mmcv', mmcv.__version__, 'mmdet', mmdet.__version__, \
 		'mmseg', mmseg.__version__, 'mmengine', mmengine.__version__)"
 	@touch $(STAMP)

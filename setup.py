@@ -28,6 +28,6 @@ setup(
     packages=find_packages(include=['mmagent', 'mmagent.*']),
     python_requires='>=3.11',
     install_requires=read_requirements('runtime.txt'),
-    extras_require={'tests': read_requirements('tests.txt')},
+    extras_require={'tests': read_requirements('tests.txt'), 'deploy': read_requirements('deploy.txt')},
     zip_safe=False,
 )

@@ -222,7 +222,7 @@ class LaViT(PyramidSkeleton):
         self._dp_loss = None
         with_dp = self.training and self.dp_loss is not None
         if with_dp and not self.collect_aux_losses:
-            if not self._warned_uncollected:
+            if not self._warned_uncollected and not torch.compiler.is_compiling():  # logging breaks a graph
                 print_log('LaViT: loss_dp is enabled but nothing collects it (wrap the detector/segmentor in '
                           "type='AuxLossWrapper'); loss_dp is not computed. Set dp_cfg=None to silence.",
                           logger='current', level=30)

@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 
 from ..layers.common import resize_token_embedding
+from ..layers.export import capturing_graph
 from .base import BackboneBase
 
 __all__ = ['PyramidSkeleton', 'ConvPatchEmbed', 'conv_out']
@@ -124,7 +125,7 @@ class PyramidSkeleton(BackboneBase):
         stage's own pretraining grid (never compared with another stage's token count)."""
         pos_embed = getattr(self, f'pos_embed{stage + 1}')
         grid, hw_shape = self.pretrain_grids[stage], tuple(hw_shape)
-        if hw_shape == grid:
+        if not capturing_graph() and hw_shape == grid:  # a captured graph resizes for every input size
             return pos_embed
         return self.pos_embed_cache.get(
             self, (stage, hw_shape), (pos_embed, ), lambda: resize_token_embedding(

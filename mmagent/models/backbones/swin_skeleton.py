@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..layers.common import init_linear_trunc_normal
+from ..layers.export import capturing_graph
 from ..layers.layout import parse_layout
 from ..layers.window_attention import ShiftedWindowAttention
 from .base import BackboneBase, BlockSpec, TransformerBlock
@@ -40,8 +41,9 @@ class SwinPatchEmbed(nn.Module):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
         p = self.patch_size
         height, width = x.shape[-2:]
-        if width % p or height % p:
-            x = F.pad(x, (0, (p - width % p) % p, 0, (p - height % p) % p))
+        if capturing_graph() or width % p or height % p:  # a captured graph pads whatever the size
+            # ceil-div form: simpler symbolic sizes for torch.compile(dynamic=True) than ``(p - w % p) % p``
+            x = F.pad(x, (0, (width + p - 1) // p * p - width, 0, (height + p - 1) // p * p - height))
         x = self.proj(x)
         hw_shape = (x.shape[2], x.shape[3])
         return self.norm(x.flatten(2).transpose(1, 2)), hw_shape
@@ -64,8 +66,8 @@ class PatchMerging(nn.Module):
         height, width = hw_shape
         batch, _, channels = x.shape
         x = x.view(batch, height, width, channels)
-        if height % 2 or width % 2:
-            x = F.pad(x, (0, 0, 0, width % 2, 0, height % 2))
+        if capturing_graph() or height % 2 or width % 2:
+            x = F.pad(x, (0, 0, 0, (width + 1) // 2 * 2 - width, 0, (height + 1) // 2 * 2 - height))
         x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
         out_hw = (x.shape[1], x.shape[2])
         return self.reduction(self.norm(x.reshape(batch, -1, 4 * channels))), out_hw

@@ -13,10 +13,12 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
 from ...registry import register_model
 from .base import AttentionOp
 from .common import (IntPair, QKVProjection, depthwise_conv_tokens, init_linear_trunc_normal, merge_heads,
                      pool_tokens_to_grid, resize_grid, split_heads, to_2tuple)
+from .export import adaptive_avg_pool2d
 
 __all__ = ['AgentAttentionCore', 'AgentAttention']
 
@@ -162,7 +164,7 @@ class AgentAttentionCore(AttentionOp):
         :meth:`_naive_biases` and a channels-first pooling copy."""
         height, width = hw_shape
         batch, _, channels = q.shape
-        agents = F.adaptive_avg_pool2d(q.transpose(1, 2).reshape(batch, channels, height, width),
+        agents = adaptive_avg_pool2d(q.transpose(1, 2).reshape(batch, channels, height, width),
                                        self.agent_shape).flatten(2).transpose(1, 2)
         bias_agent, bias_token = self._naive_biases(hw_shape, batch)
         heads = self.num_heads

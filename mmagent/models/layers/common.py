@@ -8,6 +8,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .export import adaptive_avg_pool2d, capturing_graph
+
 IntPair = Union[int, Sequence[int]]
 
 
@@ -72,9 +74,9 @@ class DerivedTensorCache:
     module runs inference, so that a repeated input size does not redo the resizes.
 
     A cached value is used only when gradients are off (``torch.no_grad`` / ``inference_mode``), the module
-    is in eval mode and no tracer is recording. The key includes each source parameter's version counter and
-    storage address, so an in-place update (``load_state_dict``, an optimizer step) or a move to another
-    device or dtype invalidates it. Training always recomputes: the resize is part of the graph.
+    is in eval mode and neither an exporter nor ``torch.compile`` is recording. The key includes each source
+    parameter's version counter and storage address, so an in-place update (``load_state_dict``, an optimizer
+    step) or a move to another device or dtype invalidates it. Training always recomputes: the resize is part of the graph.
     """
 
     def __init__(self, max_entries: int = 8) -> None:
@@ -92,9 +94,9 @@ class DerivedTensorCache:
 
     def get(self, module: nn.Module, key: Hashable, sources: Iterable[torch.Tensor],
             compute: Callable[[], object]) -> object:
-        if (not self.enabled or module.training or torch.is_grad_enabled()
-                or torch.jit.is_tracing() or torch.jit.is_scripting()):
-            return compute()
+        if (not self.enabled or module.training or torch.is_grad_enabled() or capturing_graph()
+                or torch.jit.is_scripting()):
+            return compute()  # a traced or compiled graph must contain the computation, not a cached result
         sources = tuple(sources)
         if any(p.is_inference() for p in sources):
             # Parameters created under inference_mode have no version counter: a change could not be seen.
@@ -185,7 +187,7 @@ def resize_grid(tensor: torch.Tensor, size: Tuple[int, int], mode: str = 'biline
 
     ``align_corners=False`` by default, as in the official code.
     """
-    if tuple(tensor.shape[-2:]) == tuple(size):
+    if not capturing_graph() and tuple(tensor.shape[-2:]) == tuple(size):  # a captured graph keeps the resize
         return tensor
     return F.interpolate(tensor, size=size, mode=mode, align_corners=align_corners)
 
@@ -193,7 +195,7 @@ def resize_grid(tensor: torch.Tensor, size: Tuple[int, int], mode: str = 'biline
 def resize_token_embedding(embedding: torch.Tensor, stored_hw: Tuple[int, int], hw_shape: Tuple[int, int],
                            mode: str = 'bilinear', align_corners: bool = False) -> torch.Tensor:
     """A (1, h·w, C) embedding stored on a row-major (h, w) grid, resized to (H, W): (1, H·W, C)."""
-    if tuple(hw_shape) == tuple(stored_hw):
+    if not capturing_graph() and tuple(hw_shape) == tuple(stored_hw):
         return embedding
     grid = embedding.reshape(1, *stored_hw, -1).permute(0, 3, 1, 2)
     return resize_grid(grid, tuple(hw_shape), mode, align_corners).flatten(2).transpose(1, 2)
@@ -235,4 +237,4 @@ def pool_tokens_to_grid(tokens: torch.Tensor, hw_shape: Tuple[int, int], grid: T
     """Adaptive average pooling of a token map: (B, H·W, C) -> (B, g_h·g_w, C), cells row-major."""
     batch, _, channels = tokens.shape
     maps = tokens.contiguous().view(batch, *hw_shape, channels).permute(0, 3, 1, 2)
-    return F.adaptive_avg_pool2d(maps, grid).permute(0, 2, 3, 1).reshape(batch, -1, channels)
+    return adaptive_avg_pool2d(maps, grid).permute(0, 2, 3, 1).reshape(batch, -1, channels)

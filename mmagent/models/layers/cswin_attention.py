@@ -21,6 +21,7 @@ from ...registry import register_model
 from .agent_attention import AgentAttentionCore
 from .base import AttentionOp
 from .common import IntPair, depthwise_conv_tokens, merge_heads, split_heads
+from .export import capturing_graph
 from .focused_linear_attention import FocusedLinearCore
 
 __all__ = ['StripeAttention', 'CSwinAgentAttention', 'CSwinFocusedLinearAttention', 'STRIPES']
@@ -97,7 +98,7 @@ class StripeAttention(AttentionOp):
 
         def to_windows(t: torch.Tensor) -> torch.Tensor:  # (B, H·W, C) -> (B·n_win, h_sp·w_sp, C)
             t = t.reshape(batch, height, width, channels)
-            if pad_h or pad_w:
+            if capturing_graph() or pad_h or pad_w:
                 t = F.pad(t, (0, 0, 0, pad_w, 0, pad_h))
             t = t.view(batch, padded[0] // h_sp, h_sp, padded[1] // w_sp, w_sp, channels)
             return t.permute(0, 1, 3, 2, 4, 5).reshape(-1, h_sp * w_sp, channels)
@@ -110,7 +111,7 @@ class StripeAttention(AttentionOp):
         out = merge_heads(out) + lepe
         out = out.view(batch, padded[0] // h_sp, padded[1] // w_sp, h_sp, w_sp, channels)
         out = out.permute(0, 1, 3, 2, 4, 5).reshape(batch, *padded, channels)
-        if pad_h or pad_w:
+        if capturing_graph() or pad_h or pad_w:
             out = out[:, :height, :width]
         return out.reshape(batch, height * width, channels)
 

@@ -17,6 +17,7 @@ from ...registry import register_model
 from .base import AttentionOp
 from .common import (IntPair, QKVProjection, depthwise_conv_tokens, init_linear_trunc_normal, merge_heads,
                      resize_token_embedding, split_heads, to_2tuple)
+from .export import capturing_graph
 
 __all__ = ['FocusedLinearCore', 'FocusedLinearAttention', 'focusing_function']
 
@@ -86,7 +87,7 @@ class FocusedLinearCore(AttentionOp):
     def positional_encoding_at(self, hw_shape: Tuple[int, int]) -> torch.Tensor:
         """The key positional encoding resized to (H, W): (1, H·W, C). Untouched at the stored grid."""
         hw_shape = tuple(hw_shape)
-        if hw_shape == self.pretrain_hw:
+        if not capturing_graph() and hw_shape == self.pretrain_hw:
             return self.positional_encoding
 
         def compute():

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from ...registry import register_model
 from .base import AttentionOp
 from .common import init_linear_trunc_normal, merge_heads, pool_tokens_to_grid, resize_grid, split_heads
+from .export import capturing_graph
 
 __all__ = [
     'pool_tokens', 'logits_to_query_grid', 'query_grid_to_logits', 'heads_inner_scores', 'KeyAxisLinear',
@@ -69,11 +70,11 @@ def heads_inner_scores(q: torch.Tensor, k_t: torch.Tensor) -> torch.Tensor:
     """q (B, h, N, d) @ k_t (B, h, d, n), returned laid out (B, N, h, n) in memory ("heads inner").
 
     Without autograd each image's product is written straight into that layout (a strided batched GEMM, no
-    copy); with autograd (``out=`` is not differentiable) or under a tracer (the FLOPs counter) the
-    (B, h, N, n) product is copied once.
+    copy); with autograd (``out=`` is not differentiable), under a tracer (the FLOPs counter, ONNX export) or
+    under ``torch.compile`` (which cannot write into a strided view) the (B, h, N, n) product is copied once.
     """
     b, heads, n_q, _ = q.shape
-    if torch.jit.is_tracing() or (torch.is_grad_enabled() and (q.requires_grad or k_t.requires_grad)):
+    if capturing_graph() or (torch.is_grad_enabled() and (q.requires_grad or k_t.requires_grad)):
         return (q @ k_t).transpose(1, 2).contiguous()
     out = q.new_empty(b, n_q, heads, k_t.shape[-1])
     for i in range(b):  # one call per image: torch only writes a batched matmul in place for one batch dim

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from ...registry import register_model
 from .base import AttentionOp
 from .common import init_linear_trunc_normal, merge_heads, split_heads
+from .export import capturing_graph
 
 __all__ = ['ShiftedWindowAttention', 'shift_mask', 'SHIFT_MASK_CACHE_SIZE']
 
@@ -23,6 +24,8 @@ _SHIFT_MASKS: 'OrderedDict[Tuple, torch.Tensor]' = OrderedDict()
 def shift_mask(padded_hw: Tuple[int, int], window: int, shift: int, device: torch.device) -> torch.Tensor:
     """(nW, window², window²) additive mask of a cyclically shifted window partition: 0 within a region, -inf
     across. Cached process-wide (least recently used, :data:`SHIFT_MASK_CACHE_SIZE` entries)."""
+    if capturing_graph():
+        return _traceable_shift_mask(padded_hw, window, shift, device)
     key = (tuple(padded_hw), window, shift, torch.device(device))
     mask = _SHIFT_MASKS.get(key)
     if mask is not None:
@@ -47,6 +50,21 @@ def shift_mask(padded_hw: Tuple[int, int], window: int, shift: int, device: torc
     while len(_SHIFT_MASKS) > SHIFT_MASK_CACHE_SIZE:
         _SHIFT_MASKS.popitem(last=False)
     return mask
+
+
+def _traceable_shift_mask(padded_hw: Tuple[int, int], window: int, shift: int, device: torch.device) -> torch.Tensor:
+    """:func:`shift_mask` from comparisons with the (traced) padded size, so that an exported graph builds the
+    mask of every input size: along each axis, label 0 before ``size - window``, 1 up to ``size - shift``, 2
+    after (the three slices of the cached form)."""
+    def labels(size):
+        position = torch.arange(size, device=device)
+        return (position >= size - window).long() + (position >= size - shift).long()
+
+    height, width = padded_hw
+    regions = (labels(height).unsqueeze(1) * 3 + labels(width).unsqueeze(0)).float()
+    region_windows = window_partition(regions[None, :, :, None], window).squeeze(-1)
+    diff = region_windows.unsqueeze(1) - region_windows.unsqueeze(2)
+    return torch.zeros_like(diff).masked_fill(diff != 0, float('-inf'))
 
 
 def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -155,11 +173,11 @@ class ShiftedWindowAttention(AttentionOp):
             raise ValueError(f'ShiftedWindowAttention got {n_tokens} tokens for a {height}x{width} map')
         window = self.window_size
         x = x.view(batch, height, width, channels)
-        pad_r = (window - width % window) % window
-        pad_b = (window - height % window) % window
-        if pad_r or pad_b:
+        # ceil-div form: simpler symbolic sizes for torch.compile(dynamic=True) than ``(w - x % w) % w``
+        padded_hw = ((height + window - 1) // window * window, (width + window - 1) // window * window)
+        pad_b, pad_r = padded_hw[0] - height, padded_hw[1] - width
+        if capturing_graph() or pad_r or pad_b:  # a captured graph pads and crops whatever the size
             x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
-        padded_hw = (height + pad_b, width + pad_r)
 
         shift = self.shift_size
         if shift and self.no_shift_on_small_map and min(height, width) <= window:
@@ -171,6 +189,6 @@ class ShiftedWindowAttention(AttentionOp):
         out = window_reverse(out, window, *padded_hw)
         if shift:
             out = torch.roll(out, shifts=(shift, shift), dims=(1, 2))
-        if pad_r or pad_b:
+        if capturing_graph() or pad_r or pad_b:
             out = out[:, :height, :width, :]
         return out.reshape(batch, n_tokens, channels)

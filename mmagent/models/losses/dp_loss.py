@@ -16,9 +16,9 @@ from typing import Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ...registry import register_model
+from ..layers.export import adaptive_avg_pool2d
 
 __all__ = ['pool_query_axis', 'dp_terms', 'DiagonalityPreservingLoss']
 
@@ -33,7 +33,7 @@ def pool_query_axis(probs: torch.Tensor, hw_shape: Tuple[int, int], pool_size: i
         raise ValueError(f'attention has {n_k} key slots; the DP loss needs a square matrix, i.e. '
                          f'pool_size² = {pool_size * pool_size} key slots')
     grid = probs.permute(0, 1, 3, 2).reshape(b, heads * n_k, h, w)
-    pooled = F.adaptive_avg_pool2d(grid, pool_size).reshape(b, heads, n_k, n_k)
+    pooled = adaptive_avg_pool2d(grid, pool_size).reshape(b, heads, n_k, n_k)
     return pooled.transpose(-2, -1)
 
 
