@@ -1,8 +1,8 @@
 """Graphs that hold for every input size: ONNX export with dynamic H and W, ``torch.compile(dynamic=True)``.
 
 Eager mode takes shortcuts on the input size: no padding when a map divides the window, no resize when a map
-has the pretraining size, cached masks and biases. A captured graph (an ONNX export, ``torch.jit.trace``,
-``torch.compile``) would freeze those decisions at the example's size, so while :func:`capturing_graph` is
+has the pretraining size, cached masks and biases. A captured graph (an ONNX export, ``torch.compile``) would
+freeze those decisions at the example's size, so while :func:`capturing_graph` is
 true the modules always pad and crop (by zero when nothing is needed), always resize (the identity at the
 stored size), build masks from comparisons with the traced size, and bypass their caches. Results are the
 same; only the graph differs.
@@ -23,8 +23,9 @@ __all__ = ['capturing_graph', 'adaptive_avg_pool2d', 'adaptive_pool_matrix', 'ad
 
 
 def capturing_graph() -> bool:
-    """True while ``torch.onnx.export``, ``torch.jit.trace`` or ``torch.compile`` records the model."""
-    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+    """True while ``torch.onnx.export`` or ``torch.compile`` records the model. A plain ``torch.jit.trace`` (the
+    FLOPs counter) is not included: it must count the eager computation."""
+    return torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
 
 
 def adaptive_pool_matrix(length: Union[int, torch.Tensor], cells: int, dtype: torch.dtype,

@@ -74,7 +74,8 @@ def heads_inner_scores(q: torch.Tensor, k_t: torch.Tensor) -> torch.Tensor:
     under ``torch.compile`` (which cannot write into a strided view) the (B, h, N, n) product is copied once.
     """
     b, heads, n_q, _ = q.shape
-    if capturing_graph() or (torch.is_grad_enabled() and (q.requires_grad or k_t.requires_grad)):
+    if (capturing_graph() or torch.jit.is_tracing()
+            or (torch.is_grad_enabled() and (q.requires_grad or k_t.requires_grad))):
         return (q @ k_t).transpose(1, 2).contiguous()
     out = q.new_empty(b, n_q, heads, k_t.shape[-1])
     for i in range(b):  # one call per image: torch only writes a batched matmul in place for one batch dim
