@@ -38,7 +38,7 @@ demo: install
 	$(PY) tools/demo.py --work-dir $(DEMO_DIR)
 
 test: install
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests --durations=15 $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
