@@ -48,3 +48,23 @@ def demo_data(tmp_path_factory):
     subprocess.run([sys.executable, 'tools/make_demo_data.py', '--out', str(root), '--num-train', '8', '--num-val',
                     '4', '--min-size', '96', '--max-size', '128'], cwd=REPO_ROOT, check=True, capture_output=True)
     return str(root)
+
+
+@pytest.fixture(scope='session')
+def train_demo(tmp_path_factory):
+    """``train_demo(config, options, *flags) -> (work_dir, log)``: ``tools/train.py`` run once per session for
+    each (config, --cfg-options, flags); the tests that need a trained demo checkpoint share the run."""
+    runs = {}
+
+    def train(config, options, *flags):
+        key = (config, tuple(options), flags)
+        if key not in runs:
+            work = str(tmp_path_factory.mktemp('train'))
+            result = subprocess.run([sys.executable, 'tools/train.py', config, *flags, '--work-dir', work,
+                                     '--cfg-options', *options], cwd=REPO_ROOT, capture_output=True, text=True)
+            log = result.stdout + result.stderr
+            assert result.returncode == 0, log[-4000:]
+            runs[key] = (work, log)
+        return runs[key]
+
+    return train

@@ -83,3 +83,32 @@ def test_attention_macs_match_the_ops_counted_alone():
     x, hw = torch.randn(1, 8 * 12, va.embed_dims), (8, 12)
     alone = count_flops(va, (x, hw, torch.randn(1, va.num_heads, 96, 49))).total()
     assert macs['stage2.0.attn'] == alone > 0
+
+
+def test_tool_times_onnxruntime_against_eager(tmp_path):
+    # --onnxruntime: the backbone exported (dynamic H/W, at the first shape) and run at both shapes, read against
+    # the eager model; refused with --backward (ONNX Runtime runs inference only).
+    out = tmp_path / 'ort.json'
+    spec = 'FLattenPVT:t,embed_dims=(16, 32, 80, 128),depths=(1, 1, 1, 1)'
+    result = subprocess.run(
+        [sys.executable, 'tools/benchmark.py', spec, '--shape', '64', '96', '96', '64', '--warmup', '1',
+         '--repeats', '1', '--onnxruntime', '--no-baseline', '--json', str(out)],
+        cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(out.read_text())
+    names = [r['name'] for r in summary['results']]
+    assert names == [spec, f'{spec} (onnxruntime)'] * 2
+    ratios = [r for r in summary['ratios'] if r['name'].endswith('(onnxruntime)')]
+    assert [r['against'] for r in ratios] == [spec] * 2 and all(r['latency'] > 0 for r in ratios)
+    assert all(r['peak_mb'] is None for r in summary['results'] if r['role'] == 'onnxruntime')
+    refused = subprocess.run([sys.executable, 'tools/benchmark.py', spec, '--onnxruntime', '--backward'],
+                             cwd=REPO_ROOT, capture_output=True, text=True)
+    assert refused.returncode == 2 and '--backward' in refused.stderr
+
+
+def test_compiled_runtime_shares_the_parameters():
+    from mmagent.analysis.benchmark import runtime_variants
+    model = build_backbone_spec('FLattenPVT:t,embed_dims=(16, 32, 80, 128),depths=(1, 1, 1, 1)')
+    (compiled, ) = runtime_variants('m', model, compile=True, onnxruntime=False, shape=(64, 64), workdir='.')
+    assert compiled.role == 'compiled' and compiled.name == 'm (compiled)'
+    assert [p.data_ptr() for p in compiled.model.parameters()] == [p.data_ptr() for p in model.parameters()]

@@ -346,16 +346,24 @@ def finite_losses(log):
     return values and all(math.isfinite(v) for v in values)
 
 
+def amp_run(config, data):
+    """The --amp run of a demo config (two iterations, no validation; shared with test_inference_apis)."""
+    options = det_options if osp.basename(config).startswith('mask-rcnn_') else seg_options
+    return options(data, 2) + ['train_cfg.val_interval=100'], '--amp'
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize('family', ['agent-pvt-t', 'flatten-pvt-t', 'flatten-pvtv2-b0', 'lavit-t'])
-def test_amp_training_for_every_family(tmp_path, demo_data, family):
-    for config, options in ((f'configs/demo/mask-rcnn_{family}_fpn_demo.py', det_options),
-                            (f'configs/demo/upernet_{family}_demo.py', seg_options)):
-        log = run_tool('tools/train.py', config, '--amp', '--work-dir', str(tmp_path / osp.basename(config)),
-                       '--cfg-options', *options(demo_data, 2), 'train_cfg.val_interval=100')
-        assert 'mixed precision: bf16' in log
-        assert trained_iterations(log) == [1, 2]
-        assert finite_losses(log), log[-2000:]
+@pytest.mark.parametrize('config', [  # each family of the pyramid skeletons, a detector and a segmentor each
+    'configs/demo/mask-rcnn_agent-pvt-t_fpn_demo.py', 'configs/demo/upernet_agent-pvt-t_demo.py',
+    'configs/demo/upernet_flatten-pvt-t_demo.py', 'configs/demo/mask-rcnn_flatten-pvtv2-b0_fpn_demo.py',
+    'configs/demo/upernet_lavit-t_demo.py'
+])
+def test_amp_training_for_every_family(demo_data, train_demo, config):
+    """bf16 autocast training (--amp without CUDA); test_inference_apis loads four of these checkpoints."""
+    _, log = train_demo(config, *amp_run(config, demo_data))
+    assert 'mixed precision: bf16' in log
+    assert trained_iterations(log) == [1, 2]
+    assert finite_losses(log), log[-2000:]
 
 
 # ------------------------------------------------------------------------------------ bad datasets

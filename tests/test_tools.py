@@ -55,11 +55,18 @@ def trained_iterations(log):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('config, options, metric', [
-    (DET_CONFIG, det_options, 'coco/bbox_mAP'),
-    (SEG_CONFIG, seg_options, 'mIoU'),
+@pytest.mark.parametrize('config, options, metric, compiled_leg', [
+    (DET_CONFIG, det_options, 'coco/bbox_mAP', 'resume'),
+    (SEG_CONFIG, seg_options, 'mIoU', 'test'),
 ])
-def test_train_test_resume(tmp_path, demo_data, config, options, metric):
+def test_train_test_resume(tmp_path, demo_data, config, options, metric, compiled_leg):
+    """Train, test, resume; one leg with --compile: the backbone (and neck) captured by Dynamo with its default
+    (automatic dynamic) shapes, run by the 'eager' backend here: Inductor needs minutes per graph on two cores
+    (its run of this detector is in docs/benchmarks.md; test_deploy.py compiles its failure case)."""
+    def compiled(leg):
+        return ['--compile', '--cfg-options', 'compile.backend=eager'] if leg == compiled_leg else []
+
+    compile_note = re.compile(r"torch\.compile\(backend='eager'\) of backbone( and neck)?:")
     work = str(tmp_path / 'work')
     log = run_tool('tools/train.py', config, '--work-dir', work, '--cfg-options', *options(demo_data, 4))
     assert trained_iterations(log) == [1, 2, 3, 4]
@@ -69,19 +76,20 @@ def test_train_test_resume(tmp_path, demo_data, config, options, metric):
 
     # test from the saved checkpoint (weights_only loading of an mmengine checkpoint)
     log = run_tool('tools/test.py', config, osp.join(work, 'iter_4.pth'), '--work-dir', str(tmp_path / 'test'),
-                   '--cfg-options', *options(demo_data, 4))
+                   '--cfg-options', *options(demo_data, 4), *compiled('test'))
     assert re.search(re.escape(metric) + r'\s*[:|]', log) or metric in log
+    assert bool(compile_note.search(log)) == (compiled_leg == 'test')
 
     # resume from iteration 2 and continue to 6: iterations 3..6 run, nothing before
     log = run_tool('tools/train.py', config, '--work-dir', work, '--resume', osp.join(work, 'iter_2.pth'),
-                   '--cfg-options', *options(demo_data, 6))
+                   '--cfg-options', *options(demo_data, 6), *compiled('resume'))
     assert 'resumed epoch: 0, iter: 2' in log
+    assert bool(compile_note.search(log)) == (compiled_leg == 'resume')
     assert trained_iterations(log) == [3, 4, 5, 6]
     assert osp.exists(osp.join(work, 'iter_6.pth'))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('config, options, metric', [
+NEW_FAMILY_CASES = [
     ('configs/demo/mask-rcnn_flatten-pvtv2-b0_fpn_demo.py', det_options, 'coco/bbox_mAP'),
     ('configs/demo/mask-rcnn_agent-cswin-t_fpn_demo.py', det_options, 'coco/bbox_mAP'),
     ('configs/demo/upernet_flatten-cswin-t_demo.py', seg_options, 'mIoU'),
@@ -89,12 +97,21 @@ def test_train_test_resume(tmp_path, demo_data, config, options, metric):
     ('configs/demo/cascade-mask-rcnn_agent-swin-t_fpn_demo.py', all_scores('rcnn.score_thr'), 'coco/segm_mAP'),
     ('configs/demo/retinanet_agent-pvt-t_fpn_demo.py', all_scores('score_thr'), 'coco/bbox_mAP'),
     ('configs/demo/fpn_agent-pvt-t_demo.py', seg_options, 'mIoU'),
-])
-def test_new_family_trains_and_tests(tmp_path, demo_data, config, options, metric):
+]
+
+
+def new_family_run(config, data):
+    """The training run of a NEW_FAMILY_CASES config (two iterations; shared with test_inference_apis)."""
+    options = {case[0]: case[1] for case in NEW_FAMILY_CASES}[config]
+    return (options(data, 2), )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config, options, metric', NEW_FAMILY_CASES)
+def test_new_family_trains_and_tests(tmp_path, demo_data, train_demo, config, options, metric):
     """A family added on the redesigned skeletons, and each further detector / segmentor kind, trains and
     evaluates through the tools like the others."""
-    work = str(tmp_path / 'work')
-    log = run_tool('tools/train.py', config, '--work-dir', work, '--cfg-options', *options(demo_data, 2))
+    work, log = train_demo(config, *new_family_run(config, demo_data))
     assert trained_iterations(log) == [1, 2]
     log = run_tool('tools/test.py', config, osp.join(work, 'iter_2.pth'), '--work-dir', str(tmp_path / 'test'),
                    '--cfg-options', *options(demo_data, 2))

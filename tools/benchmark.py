@@ -3,16 +3,20 @@
     python tools/benchmark.py TARGET [--shape H W [H W ...]] [--batch-sizes 1 2] [--device cpu|cuda]
                               [--backward] [--dtype fp32|fp16|bf16] [--warmup 2] [--repeats 5]
                               [--naive] [--no-baseline] [--no-memory] [--whole-model] [--per-block] [--no-cache]
+                              [--compile] [--onnxruntime]
                               [--json OUT] [--cfg-options k=v ...]
 
 TARGET is a config (its backbone, or the whole model with --whole-model) or a backbone spec
 ``Type[:arch][,key=value,...]``, e.g. ``AgentSwinTransformer:t`` or ``LaViT:s,dp_cfg=None``.
 
 Baselines run in the same process: the mmdet backbone the model names as its ``benchmark_baseline`` (mmdet's
-``SwinTransformer``, Swin-T, for Swin-skeleton backbones; ``PyramidVisionTransformer``, PVT-T, for pyramid ones); ``--naive`` adds the same backbone with its attention
-ops in their naive (official, literal) form. Reported: median latency over interleaved rounds after
-warm-up, throughput, peak memory, and ratios to the baseline and to the naive form. ``--per-block`` times
-every transformer block of the first candidate (e.g. LaViT's VA vs LA layers).
+``SwinTransformer``, Swin-T, for Swin-skeleton backbones; ``PyramidVisionTransformer``, PVT-T, for pyramid
+ones); ``--naive`` adds the same backbone with its attention ops in their naive (official, literal) form.
+``--compile`` adds the model under ``torch.compile`` (Inductor, compiled during warm-up) and ``--onnxruntime``
+the model exported to ONNX (dynamic H/W, at the first shape) and run by ONNX Runtime with as many threads as
+PyTorch (forward only); both are read against the eager model. Reported: median latency over interleaved rounds
+after warm-up, throughput, peak memory, and ratios to the baseline, to the naive form and to the eager model.
+``--per-block`` times every transformer block of the first candidate (e.g. LaViT's VA vs LA layers).
 """
 import argparse
 import copy
@@ -20,6 +24,7 @@ import json
 import os.path as osp
 import statistics
 import sys
+import tempfile
 
 import torch
 import torch.nn as nn
@@ -27,9 +32,9 @@ from mmengine.config import DictAction
 
 import mmagent  # noqa: F401
 from mmagent.analysis import build_backbone, build_model, load_config
-from mmagent.analysis.benchmark import (BASELINE_NAMES, BASELINES, Candidate, attention_macs, baseline_for,
-                                        benchmark, block_latencies, build_backbone_spec, build_baseline,
-                                        format_table, naive_variant)
+from mmagent.analysis.benchmark import (BASELINE_NAMES, BASELINES, RUNTIME_ROLES, Candidate, attention_macs,
+                                        baseline_for, benchmark, block_latencies, build_backbone_spec,
+                                        build_baseline, format_table, naive_variant, runtime_variants)
 from mmagent.models.api import set_caches_enabled
 from mmagent.utils.config import task_of
 
@@ -74,6 +79,9 @@ def parse_args():
     parser.add_argument('--per-block', action='store_true', help='latency of every transformer block')
     parser.add_argument('--no-cache', action='store_true',
                         help='recompute resized biases / encodings every forward (disable the inference cache)')
+    parser.add_argument('--compile', action='store_true', help='add the model under torch.compile (Inductor)')
+    parser.add_argument('--onnxruntime', action='store_true',
+                        help='add the model exported to ONNX and run by ONNX Runtime (forward only)')
     parser.add_argument('--threads', type=int, help='torch.set_num_threads (default: torch default)')
     parser.add_argument('--json', help='write the figures and ratios to this file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
@@ -81,6 +89,9 @@ def parse_args():
     if len(args.shape) % 2:
         parser.error('--shape takes H W pairs')
     args.shapes = [tuple(args.shape[i:i + 2]) for i in range(0, len(args.shape), 2)]
+    if args.onnxruntime and (args.backward or args.whole_model or args.device != 'cpu' or args.dtype != 'fp32'):
+        parser.error('--onnxruntime times the fp32 forward of a backbone on the CPU: leave out --backward, '
+                     '--whole-model, --device and --dtype')
     return args
 
 
@@ -98,6 +109,7 @@ def build_candidates(args):
         backbone = model = build_backbone_spec(args.target)
         name = args.target
     candidates = [Candidate(name, model, 'model')]
+    candidates += runtime_variants(name, model, args.compile, args.onnxruntime, args.shapes[0], args.tmpdir)
     kind = baseline_for(backbone)
     if kind and not args.no_baseline:
         if args.whole_model:
@@ -121,6 +133,11 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as args.tmpdir:
+        run(args)
+
+
+def run(args):
     candidates = build_candidates(args)
     if args.no_cache:
         for candidate in candidates:
@@ -136,12 +153,13 @@ def main():
         for batch in args.batch_sizes:
             row = {r.role: r for r in results if r.shape == shape and r.batch == batch}
             ours = row['model']
-            for role in ('baseline', 'naive'):
-                if role in row:
-                    ref = row[role]
-                    summary['ratios'].append(dict(
-                        shape=list(shape), batch=batch, against=ref.name, latency=ours.median_ms / ref.median_ms,
-                        memory=(ours.peak_bytes / ref.peak_bytes) if ours.peak_bytes and ref.peak_bytes else None))
+            pairs = [(ours, row[role]) for role in ('baseline', 'naive') if role in row]
+            pairs += [(row[role], ours) for role in RUNTIME_ROLES if role in row]  # a runtime against eager
+            for mine, ref in pairs:
+                summary['ratios'].append(dict(
+                    shape=list(shape), batch=batch, name=mine.name, against=ref.name,
+                    latency=mine.median_ms / ref.median_ms,
+                    memory=(mine.peak_bytes / ref.peak_bytes) if mine.peak_bytes and ref.peak_bytes else None))
     if len(args.shapes) > 1 and not args.no_memory:
         first, last = args.shapes[0], args.shapes[-1]
         print(f'\npeak-memory growth {first[0]}x{first[1]} -> {last[0]}x{last[1]} '
@@ -149,6 +167,8 @@ def main():
         summary['memory_growth'] = {}
         for candidate in candidates:
             peaks = [r.peak_bytes for r in results if r.name == candidate.name and r.batch == args.batch_sizes[0]]
+            if None in peaks:
+                continue  # ONNX Runtime: no peak measured
             growth = peaks[-1] / peaks[0]
             summary['memory_growth'][candidate.name] = growth
             print(f'  {candidate.name:<34} {growth:.2f}x')

@@ -1,6 +1,6 @@
 """Test (and evaluate) a detector or segmentor: COCO box/mask mAP for mmdet configs, mIoU for mmseg ones.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR] [--show-dir DIR]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR] [--show-dir DIR] [--compile]
                                            [--cfg-options k=v ...] [--launcher ...]
 
 ``--out``: mmdet configs dump predictions to a .pkl file; mmseg configs write label maps to a folder.
@@ -15,8 +15,8 @@ from mmengine.registry import RUNNERS
 
 import mmagent  # noqa: F401  (registers mmagent modules and the checkpoint allow-list)
 from mmagent.engine import (DataPipelineError, DatasetConfigError, MMAgentRunner, WorkDirError, check_datasets,
-                            check_work_dir, error_summary, init_cpu_distributed, load_config, prepare_config,
-                            task_of)
+                            check_work_dir, enable_compile, error_summary, init_cpu_distributed, load_config,
+                            prepare_config, task_of)
 from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
@@ -29,6 +29,8 @@ def parse_args():
     parser.add_argument('--show', action='store_true', help='show prediction results in a window')
     parser.add_argument('--show-dir', help='directory (under the work dir) for painted predictions')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of --show (s)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the backbone and neck (dynamic shapes; see MMAgentRunner)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
@@ -62,6 +64,8 @@ def main():
     check_datasets(cfg, ('test', ))
     load_checkpoint_file(args.checkpoint)  # a clear error for a missing, corrupt or unsafe file
     cfg.load_from = args.checkpoint
+    if args.compile:
+        notes.append(f'--compile: torch.compile options {enable_compile(cfg)}')
     if args.show or args.show_dir:
         enable_visualization(cfg, task, args)
     if args.out and task == 'mmseg':

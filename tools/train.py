@@ -1,6 +1,6 @@
 """Train a detector (mmdet) or segmentor (mmseg) with the mmdet 3.x command line.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--compile] [--cfg-options k=v ...]
                                  [--launcher none|pytorch|slurm|mpi]
 
 Beyond mmdet's tool, all logged: the work dir and the datasets are checked before anything is built;
@@ -20,8 +20,8 @@ from mmengine.registry import RUNNERS
 import mmagent  # noqa: F401  (registers mmagent modules and the checkpoint allow-list)
 from mmagent.engine import (CheckpointSaveError, DataPipelineError, DatasetConfigError, MMAgentRunner,
                             NonFiniteLossError, WorkDirError, check_datasets, check_work_dir, enable_amp,
-                            error_summary, find_resumable_checkpoint, init_cpu_distributed, load_config,
-                            prepare_config)
+                            enable_compile, error_summary, find_resumable_checkpoint, init_cpu_distributed,
+                            load_config, prepare_config)
 from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
@@ -30,6 +30,8 @@ def parse_args():
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true', help='mixed precision (fp16 on CUDA, bf16 on CPU)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the backbone and neck (dynamic shapes; see MMAgentRunner)')
     parser.add_argument('--auto-scale-lr', action='store_true', help='scale the LR by the total batch size')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from this checkpoint, or (no value) from the latest one in the work dir')
@@ -51,6 +53,8 @@ def main():
     check_datasets(cfg, ('train', 'val') if cfg.get('val_cfg') else ('train', ))
     if args.amp:
         notes.append(f'mixed precision: {enable_amp(cfg)}')
+    if args.compile:
+        notes.append(f'--compile: torch.compile options {enable_compile(cfg)}')
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             sys.exit('error: --auto-scale-lr needs auto_scale_lr = dict(base_batch_size=...) in the config')

@@ -9,6 +9,10 @@ measurement for every candidate).
 Baselines: the mmdet backbone a model names as its ``benchmark_baseline`` (mmdet's ``SwinTransformer``, Swin-T,
 for the Swin skeleton; ``PyramidVisionTransformer``, PVT-T, for the pyramid ones), and the naive (official,
 literal) form of our attention ops (``attn_mode='naive'``).
+
+Runtimes (:func:`runtime_variants`): the same model under ``torch.compile`` (Inductor, compiled at the first
+warm-up call, which is not timed) and exported to ONNX and run by ONNX Runtime (forward only, as many threads as
+PyTorch uses); their ratios are read against the eager model.
 """
 import copy
 import statistics
@@ -24,7 +28,8 @@ from ..models.api import attention_blocks, set_attention_mode
 
 __all__ = [
     'BASELINES', 'Candidate', 'Measurement', 'build_backbone_spec', 'baseline_for', 'naive_variant',
-    'cpu_peak_bytes', 'benchmark', 'block_latencies', 'attention_macs', 'format_table'
+    'cpu_peak_bytes', 'benchmark', 'block_latencies', 'attention_macs', 'format_table', 'OnnxRuntimeModel',
+    'runtime_variants', 'RUNTIME_ROLES'
 ]
 
 # mmdet's own backbones at the T size (PVTv2: B1, and B2 for the B2-deep models), as in mmdet's configs.
@@ -42,7 +47,7 @@ BASELINE_NAMES = {'swin': 'mmdet Swin-T', 'pvt': 'mmdet PVT-T', 'pvtv2': 'mmdet 
 class Candidate:
     name: str
     model: nn.Module
-    role: str  # 'model', 'baseline' or 'naive'
+    role: str  # 'model', 'baseline', 'naive', or a runtime of the model: 'compiled', 'onnxruntime'
 
 
 @dataclass
@@ -129,6 +134,47 @@ def naive_variant(model: nn.Module) -> Optional[nn.Module]:
     return variant if set_attention_mode(variant, 'naive') else None
 
 
+RUNTIME_ROLES = ('compiled', 'onnxruntime')
+
+
+class OnnxRuntimeModel(nn.Module):
+    """``model`` exported to ONNX (dynamic batch, H and W; :func:`mmagent.deploy.export_onnx`) and run by an ONNX
+    Runtime CPU session with ``torch.get_num_threads()`` intra-op threads; ``forward`` takes and returns
+    tensors. Inference only."""
+
+    def __init__(self, model: nn.Module, shape: Tuple[int, int], path: str) -> None:
+        super().__init__()
+        import onnxruntime
+
+        from ..deploy import export_onnx, part_of
+        export_onnx(part_of(model, 'backbone', 'mmdet').eval(), path, shape)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        if self.training:
+            raise RuntimeError('ONNX Runtime runs inference only: leave out --backward')
+        return [torch.from_numpy(out) for out in self.session.run(None, {'input': x.detach().cpu().numpy()})]
+
+
+def runtime_variants(name: str, model: nn.Module, compile: bool, onnxruntime: bool, shape: Tuple[int, int],
+                     workdir: str) -> List[Candidate]:
+    """The runtimes of ``model`` to time next to its eager form: ``torch.compile`` (default Inductor options;
+    same parameters) and ONNX Runtime (exported at ``shape`` into ``workdir``)."""
+    import os.path as osp
+    variants = []
+    if compile:
+        from ..utils.inductor_fix import install_inductor_stride_order_fix
+        install_inductor_stride_order_fix()
+        variants.append(Candidate(f'{name} (compiled)', torch.compile(model), 'compiled'))
+    if onnxruntime:
+        path = osp.join(workdir, 'benchmark.onnx')
+        variants.append(Candidate(f'{name} (onnxruntime)', OnnxRuntimeModel(model, shape, path), 'onnxruntime'))
+    return variants
+
+
 def cpu_peak_bytes(run: Callable[[], Any]) -> int:
     """Peak live bytes of the CPU allocator during ``run()``, from the profiler's allocation events."""
     from torch.autograd import DeviceType
@@ -207,6 +253,8 @@ def benchmark(candidates: Sequence[Candidate],
                     measurement.times_s.append(time.perf_counter() - start)
             if memory:
                 for candidate, measurement in zip(candidates, row):
+                    if candidate.role == 'onnxruntime':
+                        continue  # ONNX Runtime allocates outside PyTorch: no comparable figure
                     if device.startswith('cuda'):
                         torch.cuda.empty_cache()
                         torch.cuda.reset_peak_memory_stats()
@@ -283,15 +331,16 @@ def attention_macs(model: nn.Module, x: torch.Tensor) -> Dict[str, int]:
 
 
 def format_table(results: Sequence[Measurement]) -> str:
-    """A table with, per shape and batch, each candidate's figures and its ratios to the baseline and to the
-    naive form (latency, peak memory)."""
+    """A table with, per shape and batch, each candidate's figures and its ratios to the baseline, to the
+    naive form and (for a runtime of the model) to the eager model (latency, peak memory)."""
     lines = [f'{"candidate":<34} {"input":>10} {"batch":>5} {"median ms":>10} {"img/s":>8} {"peak MB":>9} '
-             f'{"vs baseline (time, mem)":>24} {"vs naive (time, mem)":>22}']
+             f'{"vs baseline (time, mem)":>24} {"vs naive (time, mem)":>22} {"vs eager (time, mem)":>22}']
     keys = sorted({(m.shape, m.batch) for m in results}, key=lambda k: (k[0][0] * k[0][1], k[1]))
     for key in keys:
         row = [m for m in results if (m.shape, m.batch) == key]
         base = next((m for m in row if m.role == 'baseline'), None)
         naive = next((m for m in row if m.role == 'naive'), None)
+        eager = next((m for m in row if m.role == 'model'), None)
         for m in row:
             def ratio(ref):
                 if ref is None or ref is m:
@@ -300,5 +349,6 @@ def format_table(results: Sequence[Measurement]) -> str:
                 return f'{m.median_ms / ref.median_ms:.2f}x, {mem}'
             peak = '-' if m.peak_bytes is None else f'{m.peak_bytes / 2**20:.1f}'
             lines.append(f'{m.name:<34} {m.shape[0]:>4}x{m.shape[1]:<5} {m.batch:>5} {m.median_ms:>10.1f} '
-                         f'{m.images_per_s:>8.2f} {peak:>9} {ratio(base):>24} {ratio(naive):>22}')
+                         f'{m.images_per_s:>8.2f} {peak:>9} {ratio(base):>24} {ratio(naive):>22} '
+                         f'{ratio(eager if m.role in RUNTIME_ROLES else None):>22}')
     return '\n'.join(lines)

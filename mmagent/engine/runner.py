@@ -11,6 +11,12 @@
   raises :class:`CheckpointSaveError` naming both.
 * :func:`check_work_dir` refuses a work dir that cannot be created or written, before anything is built
   (mmengine would fail later, at the first log file or checkpoint, with a traceback).
+* ``compile`` (``tools/train.py --compile``, ``tools/test.py --compile``): mmengine compiles the whole
+  ``train_step`` (data preprocessing, losses, target sampling, the optimizer step), which breaks the graph at
+  every data-dependent step of a detector head; mmagent compiles the model's ``backbone`` and ``neck`` in place
+  (:meth:`torch.nn.Module.compile`, state-dict keys unchanged), the parts whose graphs are whole, and does so for
+  testing and validation too (mmengine compiles for training only). ``compile=dict(parts=[...], **options)``
+  picks the parts; the other keys go to :func:`torch.compile`.
 * :func:`init_cpu_distributed` starts the gloo process group for torchrun launches on machines without
   CUDA (mmengine's launcher calls ``torch.cuda.set_device`` and fails there).
 """
@@ -22,17 +28,20 @@ from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
+import torch.nn as nn
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from ..utils.checkpoint import CheckpointError, load_checkpoint_file
+from ..utils.inductor_fix import install_inductor_stride_order_fix
 from .data_guard import name_pipeline_errors
 
 __all__ = [
-    'MMAgentRunner', 'CheckpointSaveError', 'WorkDirError', 'check_work_dir', 'find_resumable_checkpoint',
-    'init_cpu_distributed', 'last_saved_checkpoint', 'PARTIAL_PREFIX'
+    'COMPILE_OPTIONS', 'COMPILED_PARTS', 'MMAgentRunner', 'CheckpointSaveError', 'WorkDirError', 'check_work_dir',
+    'enable_compile', 'find_resumable_checkpoint', 'init_cpu_distributed', 'last_saved_checkpoint', 'PARTIAL_PREFIX'
 ]
 
 
@@ -60,6 +69,19 @@ def check_work_dir(work_dir: str) -> None:
         raise WorkDirError(f"work dir '{work_dir}' is not writable: {error.strerror or error}") from None
 
 PARTIAL_PREFIX = '.partial-'
+COMPILED_PARTS = ('backbone', 'neck')
+# What ``--compile`` sets: PyTorch's defaults, whose automatic dynamic shapes recompile once, at the second input
+# size, with height and width symbolic (detectors see a new padded size almost every batch) and the batch size
+# static.
+COMPILE_OPTIONS: dict = dict()
+
+
+def enable_compile(cfg) -> dict:
+    """Turn on ``compile`` for ``--compile``: :data:`COMPILE_OPTIONS` updated by a ``compile`` dict the config
+    (or ``--cfg-options compile.backend=...``) already gives; returns the options."""
+    given = cfg.get('compile')
+    cfg.compile = {**COMPILE_OPTIONS, **(dict(given) if isinstance(given, dict) else {})}
+    return cfg.compile
 
 
 @RUNNERS.register_module()
@@ -72,6 +94,32 @@ class MMAgentRunner(Runner):
         loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
         name_pipeline_errors(loader.dataset, 'test' if getattr(loader.dataset, 'test_mode', False) else 'train')
         return loader
+
+    def _maybe_compile(self, target: str) -> None:
+        """Compile the model's backbone and neck in place, once, when the config sets ``compile``."""
+        compile_cfg = self.cfg.get('compile')
+        if compile_cfg is None or compile_cfg is False or getattr(self, '_compiled_parts', None) is not None:
+            return  # an empty dict, like True, means PyTorch's default options
+        options = {} if compile_cfg is True else dict(compile_cfg)
+        parts = tuple(options.pop('parts', COMPILED_PARTS))
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        compiled = [part for part in parts if isinstance(getattr(model, part, None), nn.Module)]
+        if not compiled:
+            raise ValueError(f'compile: {type(model).__name__} has none of the parts {list(parts)}')
+        install_inductor_stride_order_fix()
+        for part in compiled:
+            getattr(model, part).compile(**options)
+        self._compiled_parts = compiled
+        self.logger.info(f'torch.compile({", ".join(f"{k}={v!r}" for k, v in options.items())}) of '
+                         f'{" and ".join(compiled)}: the first iterations include the compilation')
+
+    def val(self) -> dict:
+        self._maybe_compile('val_step')
+        return super().val()
+
+    def test(self) -> dict:
+        self._maybe_compile('test_step')
+        return super().test()
 
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
         if not osp.isdir(out_dir):  # a remote backend (s3://, ...): keep mmengine's behaviour
