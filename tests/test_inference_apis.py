@@ -13,7 +13,6 @@ from .test_reliability import amp_run
 from .test_tools import new_family_run, seg_options
 
 
-
 def own_run(config, data):
     return (seg_options(data, 2) + ['train_cfg.val_interval=100'], )
 
