@@ -2,9 +2,10 @@ from .data_checks import DatasetConfigError, check_datasets
 from .data_guard import DataPipelineError, NamedErrorPipeline, error_summary, name_pipeline_errors
 from .hooks import FiniteLossHook, NonFiniteLossError, RankConsistencyHook, weights_digest
 from .optim_wrapper import CPUAutocastOptimWrapper
-from .runner import (COMPILE_OPTIONS, COMPILED_PARTS, CheckpointSaveError, MMAgentRunner, WorkDirError,
-                     check_work_dir, enable_compile, find_resumable_checkpoint, init_cpu_distributed)
-from .runner_setup import convert_sync_bn, enable_amp, load_config, prepare_config, task_of
+from .runner import (COMPILED_PARTS, CheckpointSaveError, MMAgentRunner, WorkDirError, check_work_dir,
+                     find_resumable_checkpoint, init_cpu_distributed)
+from .runner_setup import (COMPILE_OPTIONS, convert_sync_bn, enable_amp, enable_compile, load_config,
+                           prepare_config, task_of)
 
 __all__ = [
     'COMPILE_OPTIONS', 'COMPILED_PARTS', 'CPUAutocastOptimWrapper', 'CheckpointSaveError', 'DataPipelineError',

@@ -40,8 +40,8 @@ from ..utils.inductor_fix import install_inductor_stride_order_fix
 from .data_guard import name_pipeline_errors
 
 __all__ = [
-    'COMPILE_OPTIONS', 'COMPILED_PARTS', 'MMAgentRunner', 'CheckpointSaveError', 'WorkDirError', 'check_work_dir',
-    'enable_compile', 'find_resumable_checkpoint', 'init_cpu_distributed', 'last_saved_checkpoint', 'PARTIAL_PREFIX'
+    'COMPILED_PARTS', 'MMAgentRunner', 'CheckpointSaveError', 'WorkDirError', 'check_work_dir',
+    'find_resumable_checkpoint', 'init_cpu_distributed', 'last_saved_checkpoint', 'PARTIAL_PREFIX'
 ]
 
 
@@ -70,18 +70,6 @@ def check_work_dir(work_dir: str) -> None:
 
 PARTIAL_PREFIX = '.partial-'
 COMPILED_PARTS = ('backbone', 'neck')
-# What ``--compile`` sets: PyTorch's defaults, whose automatic dynamic shapes recompile once, at the second input
-# size, with height and width symbolic (detectors see a new padded size almost every batch) and the batch size
-# static.
-COMPILE_OPTIONS: dict = dict()
-
-
-def enable_compile(cfg) -> dict:
-    """Turn on ``compile`` for ``--compile``: :data:`COMPILE_OPTIONS` updated by a ``compile`` dict the config
-    (or ``--cfg-options compile.backend=...``) already gives; returns the options."""
-    given = cfg.get('compile')
-    cfg.compile = {**COMPILE_OPTIONS, **(dict(given) if isinstance(given, dict) else {})}
-    return cfg.compile
 
 
 @RUNNERS.register_module()

@@ -8,7 +8,8 @@ from mmengine.config import Config, ConfigDict
 
 from ..utils.config import convert_sync_bn, load_config, task_of
 
-__all__ = ['load_config', 'task_of', 'convert_sync_bn', 'prepare_config', 'enable_amp']
+__all__ = ['load_config', 'task_of', 'convert_sync_bn', 'prepare_config', 'enable_amp', 'enable_compile',
+           'COMPILE_OPTIONS']
 
 
 def enable_amp(cfg: Config) -> str:
@@ -20,6 +21,20 @@ def enable_amp(cfg: Config) -> str:
     cfg.optim_wrapper.type = 'CPUAutocastOptimWrapper'
     cfg.optim_wrapper.dtype = 'bfloat16'
     return 'bf16 autocast of backbone and neck (CPUAutocastOptimWrapper: no CUDA device)'
+
+
+# What ``--compile`` sets: PyTorch's defaults, whose automatic dynamic shapes recompile once, at the second input
+# size, with height and width symbolic (detectors see a new padded size almost every batch) and the batch size
+# static.
+COMPILE_OPTIONS: dict = dict()
+
+
+def enable_compile(cfg: Config) -> dict:
+    """Turn on ``compile`` for ``--compile``: :data:`COMPILE_OPTIONS` updated by a ``compile`` dict the config
+    (or ``--cfg-options compile.backend=...``) already gives; returns the options."""
+    given = cfg.get('compile')
+    cfg.compile = {**COMPILE_OPTIONS, **(dict(given) if isinstance(given, dict) else {})}
+    return cfg.compile
 
 
 def prepare_config(cfg: Config, launcher: str, work_dir: Optional[str], config_path: str) -> List[str]:
