@@ -19,6 +19,7 @@ def _params(module):
     return {k: v.detach() for k, v in module.state_dict().items()}
 
 
+@pytest.mark.parametrize('grad', [False, True], ids=['inference', 'training'])
 @pytest.mark.parametrize('layout', ['qkv', 'q_kv'])
 @pytest.mark.parametrize(
     'hw, agent_shape, pool, pretrain',
@@ -28,23 +29,29 @@ def _params(module):
         ((25, 37), (12, 12), 4, 28),  # non-square map, agent grid larger than P
         ((7, 10), (28, 28), 7, 7),  # agent grid exceeding the token grid (pooling up-samples)
     ])
-def test_matches_literal_spec(hw, agent_shape, pool, pretrain, layout):
+def test_matches_literal_spec(hw, agent_shape, pool, pretrain, layout, grad):
+    # inference: fused attention with the cached (N, n') biases; training: the low-rank form when the agent grid
+    # is larger than P (bias columns appended to Q/K), else the explicit softmax
     heads, dims = 2, 32
     op = AgentAttention(dims, heads, agent_num=pool * pool, agent_shape=agent_shape, pretrain_hw=pretrain,
-                        qkv_layout=layout).eval()
+                        qkv_layout=layout).train(grad)
     _randomise(op)
     x = torch.randn(2, hw[0] * hw[1], dims)
-    ours = op(x, hw)
+    with torch.set_grad_enabled(grad):
+        ours = op(x, hw)
     ref = literal_agent_attention(x, hw, _params(op), heads, pool, agent_shape, layout)
     assert ours.shape == (2, hw[0] * hw[1], dims)
     assert (ours.double() - ref).abs().max().item() <= 1e-5
 
 
+@pytest.mark.parametrize('agent_shape', [(9, 9), (3, 3), (4, 6)], ids=['low-rank', 'explicit', 'low-rank-rect'])
 @pytest.mark.parametrize('layout', ['qkv', 'q_kv'])
-def test_naive_mode_equals_fast_mode_with_gradients(layout):
-    # fast: fused SDPA with broadcast (cached) biases, channels-last DWC; naive: the official computation
-    op = _randomise(AgentAttention(48, 3, agent_num=9, agent_shape=(9, 9), pretrain_hw=56, qkv_layout=layout))
-    naive = AgentAttention(48, 3, agent_num=9, agent_shape=(9, 9), pretrain_hw=56, qkv_layout=layout, mode='naive')
+def test_naive_mode_equals_fast_mode_with_gradients(layout, agent_shape):
+    # fast (training): the biases folded into the fused attention as extra Q/K columns when the agent grid is
+    # larger than the 3x3 pretraining grid, else the explicit softmax; naive: the official computation
+    op = _randomise(AgentAttention(48, 3, agent_num=9, agent_shape=agent_shape, pretrain_hw=56, qkv_layout=layout))
+    naive = AgentAttention(48, 3, agent_num=9, agent_shape=agent_shape, pretrain_hw=56, qkv_layout=layout,
+                           mode='naive')
     naive.load_state_dict(op.state_dict())
     x = torch.randn(3, 20 * 30, 48, requires_grad=True)
     x2 = x.detach().clone().requires_grad_()
@@ -56,6 +63,19 @@ def test_naive_mode_equals_fast_mode_with_gradients(layout):
     assert torch.allclose(x.grad, x2.grad, atol=1e-5)
     for (name, p1), p2 in zip(op.named_parameters(), naive.parameters()):
         assert torch.allclose(p1.grad, p2.grad, atol=1e-4, rtol=1e-4), name
+
+
+def test_training_step_runs_the_fused_kernel_with_its_backward():
+    # the (N, n') biases would need a gradient: with them as a mask, PyTorch's fused attention falls back to its
+    # explicit kernel (softmax + backward passes over an N x n' map); the low-rank form keeps the fused kernel
+    op = _randomise(AgentAttention(32, 2, agent_num=9, agent_shape=(6, 6), pretrain_hw=14))
+    x = torch.randn(2, 14 * 14, 32, requires_grad=True)
+    with torch.profiler.profile() as prof:
+        op(x, (14, 14)).sum().backward()
+    names = {event.name for event in prof.events()}
+    assert 'aten::_scaled_dot_product_flash_attention_for_cpu_backward' in names
+    assert not {'aten::_softmax', 'aten::_softmax_backward_data'} & names
+    assert op.an_bias.grad.abs().sum() > 0 and op.ha_bias.grad.abs().sum() > 0
 
 
 def test_biases_broadcast_over_batch_and_cache_at_inference():

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from ...registry import register_model
 from .base import AttentionOp
 from .common import (IntPair, QKVProjection, depthwise_conv_tokens, init_linear_trunc_normal, merge_heads,
-                     pool_tokens_to_grid, resize_grid, split_heads, to_2tuple)
+                     pool_tokens_to_grid, resize_grid, resize_matrix, split_heads, to_2tuple)
 from .export import adaptive_avg_pool2d
 
 __all__ = ['AgentAttentionCore', 'AgentAttention']
@@ -111,15 +111,28 @@ class AgentAttentionCore(AttentionOp):
         return self.bias_cache.get(self, tuple(hw_shape), self._bias_params(),
                                    lambda: self._compute_biases(tuple(hw_shape)))
 
-    def _compute_biases(self, hw_shape: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
-        h = self.num_heads
+    def _spatial_biases(self, hw_shape: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The biases resized to the (H, W) map on the pretraining agent grid: agent→token and token→agent,
+        each (h, n, H, W)."""
         agent_to_token = (resize_grid(self.an_bias, hw_shape)
                           + resize_grid((self.ah_bias + self.aw_bias)[0], hw_shape))
         token_to_agent = (resize_grid(self.na_bias, hw_shape)
                           + resize_grid((self.ha_bias + self.wa_bias)[0].permute(0, 3, 1, 2), hw_shape))
+        return agent_to_token, token_to_agent
+
+    def _compute_biases(self, hw_shape: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        h = self.num_heads
+        agent_to_token, token_to_agent = self._spatial_biases(hw_shape)
         # One agent-axis resize for both directions: (2h, n, H, W) -> (2h, N, n').
         both = self._resize_agent_axis(torch.cat([agent_to_token, token_to_agent], dim=0))
         return both[:h].transpose(1, 2).unsqueeze(0), both[h:].unsqueeze(0)
+
+    def agent_resize_matrix(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """(n', n): the bilinear resize of the P×P agent grid to the runtime grid as a matrix (row-major cells),
+        so that B₁ = R·b₁ and B₂ = b₂·Rᵀ for the spatially resized biases b₁ (n, N) and b₂ (N, n)."""
+        rows = resize_matrix(self.pool_size, self.agent_shape[0], 'bilinear', dtype, device)
+        cols = resize_matrix(self.pool_size, self.agent_shape[1], 'bilinear', dtype, device)
+        return torch.kron(rows, cols)
 
     def _naive_biases(self, hw_shape: Tuple[int, int], batch: int) -> Tuple[torch.Tensor, torch.Tensor]:
         """The official literal computation: every term resized separately, then repeated over the batch."""
@@ -147,16 +160,63 @@ class AgentAttentionCore(AttentionOp):
         if self.mode == 'naive':
             return self._naive_attend(q, k, v, hw_shape)
         agents = pool_tokens_to_grid(q, hw_shape, self.agent_shape)
-        bias_agent, bias_token = self.position_biases(hw_shape)
-        heads = self.num_heads
-        q_h, k_h, v_h, a_h = (split_heads(t, heads) for t in (q, k, v, agents))
-        # Fused softmax(s·QKᵀ + bias)·V: several times faster on CPU than the explicit form, same result.
+        q_h, k_h, v_h, a_h = (split_heads(t, self.num_heads) for t in (q, k, v, agents))
         drop = self.attn_drop.p if self.training else 0.
+        if self._needs_grad(q, k, v):
+            if self.agent_shape[0] * self.agent_shape[1] > self.agent_num:
+                return merge_heads(self._attend_low_rank(q_h, k_h, v_h, a_h, hw_shape, drop))
+            return merge_heads(self._attend_explicit(q_h, k_h, v_h, a_h, hw_shape))
+        bias_agent, bias_token = self.position_biases(hw_shape)
+        # Fused softmax(s·QKᵀ + bias)·V: several times faster on CPU than the explicit form, same result.
         agent_v = F.scaled_dot_product_attention(a_h, k_h, v_h, attn_mask=bias_agent.to(a_h.dtype), dropout_p=drop,
                                                  scale=self.scale)
         out = F.scaled_dot_product_attention(q_h, a_h, agent_v, attn_mask=bias_token.to(q_h.dtype), dropout_p=drop,
                                              scale=self.scale)
         return merge_heads(out)
+
+    def _needs_grad(self, *inputs: torch.Tensor) -> bool:
+        """Whether this call records a backward pass (a training step): PyTorch's fused attention then falls back
+        to its explicit kernel for an additive bias that needs a gradient, so another form is used."""
+        return torch.is_grad_enabled() and (any(t.requires_grad for t in inputs)
+                                            or any(p.requires_grad for p in self._bias_params()))
+
+    def _attend_low_rank(self, q_h: torch.Tensor, k_h: torch.Tensor, v_h: torch.Tensor, a_h: torch.Tensor,
+                         hw_shape: Tuple[int, int], drop: float) -> torch.Tensor:
+        """Training form when the agent grid is larger than the pretraining one (n' > n, every downstream
+        config): the biases are resized along the agent axis by a fixed matrix R (n', n), so each is a rank-n
+        product and folds into the attention's own dot product by appending n columns,
+
+            s·A·Kᵀ + R·b₁ = s·[A, R/s]·[K, b₁ᵀ]ᵀ        s·Q·Aᵀ + b₂·Rᵀ = s·[Q, b₂]·[A, R/s]ᵀ,
+
+        which PyTorch's fused attention runs *with* its backward (no bias tensor, no (N, n') bias or its
+        gradient materialised, no resize backward). V is zero-padded to the same width; the agents' values then
+        carry n zero columns, cropped at the end. (B, h, L, d) each -> (B, h, N, d)."""
+        batch, heads, _, head_dims = q_h.shape
+        dtype = q_h.dtype
+        agent_to_token, token_to_agent = self._spatial_biases(hw_shape)  # (h, n, H, W) each
+        b1 = agent_to_token.flatten(2).transpose(1, 2).to(dtype)  # (h, N, n)
+        b2 = token_to_agent.flatten(2).transpose(1, 2).to(dtype)  # (h, N, n)
+        resize = self.agent_resize_matrix(torch.float64 if dtype == torch.float64 else torch.float32, q_h.device)
+        resize = (resize / self.scale).to(dtype)
+        agents = torch.cat([a_h, resize.expand(batch, heads, -1, -1)], dim=-1)
+        keys = torch.cat([k_h, b1.expand(batch, -1, -1, -1)], dim=-1)
+        agent_v = F.scaled_dot_product_attention(agents, keys, F.pad(v_h, (0, self.agent_num)), dropout_p=drop,
+                                                 scale=self.scale)
+        queries = torch.cat([q_h, b2.expand(batch, -1, -1, -1)], dim=-1)
+        out = F.scaled_dot_product_attention(queries, agents, agent_v, dropout_p=drop, scale=self.scale)
+        return out[..., :head_dims]
+
+    def _attend_explicit(self, q_h: torch.Tensor, k_h: torch.Tensor, v_h: torch.Tensor, a_h: torch.Tensor,
+                         hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """Training form when the agent grid is the pretraining one: explicit softmax attention with the
+        broadcast biases (cheaper than the fused kernel's own fallback, which adds masking passes)."""
+        bias_agent, bias_token = self._compute_biases(hw_shape)
+        agent_attn = self.attn_drop(torch.softmax((a_h * self.scale) @ k_h.transpose(-2, -1)
+                                                  + bias_agent.to(a_h.dtype), -1))
+        agent_v = agent_attn @ v_h
+        token_attn = self.attn_drop(torch.softmax((q_h * self.scale) @ a_h.transpose(-2, -1)
+                                                  + bias_token.to(q_h.dtype), -1))
+        return token_attn @ agent_v
 
     def _naive_attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                       hw_shape: Tuple[int, int]) -> torch.Tensor:

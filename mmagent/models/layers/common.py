@@ -185,18 +185,47 @@ def resize_grid(tensor: torch.Tensor, size: Tuple[int, int], mode: str = 'biline
                 align_corners: bool = False) -> torch.Tensor:
     """Resize the last two axes of an (N, C, h, w) tensor to ``size``; identity (no op) when equal.
 
-    ``align_corners=False`` by default, as in the official code.
+    ``align_corners=False`` by default, as in the official code. In a training step the resize runs as
+    ``R_h · X · R_wᵀ`` with the resize matrices (see :func:`resize_token_embedding`).
     """
     if not capturing_graph() and tuple(tensor.shape[-2:]) == tuple(size):  # a captured graph keeps the resize
         return tensor
+    if _records_backward(tensor) and mode in ('bilinear', 'bicubic'):
+        rows = resize_matrix(tensor.shape[-2], size[0], mode, tensor.dtype, tensor.device, align_corners)
+        cols = resize_matrix(tensor.shape[-1], size[1], mode, tensor.dtype, tensor.device, align_corners)
+        return torch.matmul(torch.matmul(rows, tensor), cols.transpose(0, 1))
     return F.interpolate(tensor, size=size, mode=mode, align_corners=align_corners)
+
+
+def resize_matrix(length_in: int, length_out: int, mode: str, dtype: torch.dtype, device: torch.device,
+                  align_corners: bool = False) -> torch.Tensor:
+    """(length_out, length_in): PyTorch's 1-D resize weights for ``mode`` (``'bilinear'``, ``'bicubic'``), read
+    off by resizing an identity along one axis (the other keeps its size, which resizes by the identity).
+    Both modes are separable: a 2-D resize of a (h, w) grid is ``R_h · X · R_wᵀ``, and of a row-major flattened
+    grid the Kronecker product ``R_h ⊗ R_w``."""
+    eye = torch.eye(length_in, dtype=dtype, device=device).view(1, 1, length_in, length_in)
+    return F.interpolate(eye, size=(length_out, length_in), mode=mode, align_corners=align_corners)[0, 0]
+
+
+def _records_backward(tensor: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and tensor.requires_grad and not capturing_graph()
 
 
 def resize_token_embedding(embedding: torch.Tensor, stored_hw: Tuple[int, int], hw_shape: Tuple[int, int],
                            mode: str = 'bilinear', align_corners: bool = False) -> torch.Tensor:
-    """A (1, h·w, C) embedding stored on a row-major (h, w) grid, resized to (H, W): (1, H·W, C)."""
+    """A (1, h·w, C) embedding stored on a row-major (h, w) grid, resized to (H, W): (1, H·W, C).
+
+    In a training step the resize runs as two matmuls with the resize matrices (:func:`resize_matrix`): the
+    same weights, and a backward of two more matmuls instead of the interpolation kernel's scatter (several
+    times slower on CPU, and paid at every step since the resize depends on the trained embedding)."""
     if not capturing_graph() and tuple(hw_shape) == tuple(stored_hw):
         return embedding
+    if _records_backward(embedding):
+        (h, w), (height, width), channels = stored_hw, hw_shape, embedding.shape[-1]
+        rows = resize_matrix(h, height, mode, embedding.dtype, embedding.device, align_corners)
+        cols = resize_matrix(w, width, mode, embedding.dtype, embedding.device, align_corners)
+        grid = (rows @ embedding.reshape(h, w * channels)).view(height, w, channels)
+        return torch.matmul(cols, grid).reshape(1, height * width, channels)
     grid = embedding.reshape(1, *stored_hw, -1).permute(0, 3, 1, 2)
     return resize_grid(grid, tuple(hw_shape), mode, align_corners).flatten(2).transpose(1, 2)
 
