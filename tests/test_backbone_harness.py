@@ -211,6 +211,29 @@ def test_naive_mode_matches_fast_mode(family):
     assert all(torch.equal(a, b) for a, b in zip(fast, _outputs(model, x)))
 
 
+@pytest.mark.parametrize('training', [False, True], ids=['inference', 'training'])
+@pytest.mark.parametrize('family', FAMILIES)
+def test_bf16_autocast_matches_fp32_per_stage(family, training):
+    """bf16 autocast (the CPU's bf16 matrix units) gives the fp32 features up to bf16 rounding: cosine
+    similarity >= 0.999 at every stage, in inference and in a training forward (whose attention forms differ)."""
+    torch.manual_seed(0)
+    model = smoke(family, drop_path_rate=0.).train(training)
+    x = torch.randn(2, 3, 97, 75)
+    with torch.set_grad_enabled(training):
+        reference = model(x)
+        linear_dtypes = set()
+        hooks = [m.register_forward_hook(lambda mod, inp, out: linear_dtypes.add(out.dtype))
+                 for m in model.modules() if isinstance(m, nn.Linear)]
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            low = model(x)
+        for hook in hooks:
+            hook.remove()
+    assert linear_dtypes == {torch.bfloat16}, linear_dtypes  # the matmuls ran in bf16
+    for stage, (a, b) in enumerate(zip(reference, low)):
+        cosine = torch.nn.functional.cosine_similarity(a.double().flatten(), b.double().flatten(), dim=0).item()
+        assert cosine >= 0.999, f'stage {stage}: cosine {cosine:.5f}'
+
+
 @pytest.mark.parametrize('family', FAMILIES)
 def test_create_backbone_by_name(family, tmp_path):
     cls = BACKBONES[family]

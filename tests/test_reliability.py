@@ -341,6 +341,70 @@ def test_cpu_autocast_wrapper_runs_backbone_in_bf16_and_heads_in_fp32():
     assert 'forward' not in model.backbone.__dict__  # restored afterwards
 
 
+def test_cpu_autocast_test_loop_runs_backbone_in_bf16_and_heads_in_fp32():
+    from mmengine.config import Config
+
+    from mmagent.engine import CPUAutocastTestLoop, enable_test_amp
+
+    class Detector(torch.nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.backbone = torch.nn.Sequential(torch.nn.Linear(4, 4))
+            self.head = torch.nn.Linear(4, 1)
+            self.seen = []
+
+        def test_step(self, batch):
+            features = self.backbone(batch)
+            self.seen.append(features.dtype)
+            out = self.head(features)
+            self.seen.append(out.dtype)
+            return [out]
+
+    class Evaluator:
+        processed = 0
+
+        def process(self, data_samples, data_batch):
+            self.processed += len(data_batch)
+
+        def evaluate(self, size):
+            return dict(seen=size)
+
+    class Runner:
+        model = Detector()
+
+        def call_hook(self, *args, **kwargs):
+            pass
+
+    class Loader(list):
+        dataset = list(range(4))
+
+    loop = CPUAutocastTestLoop(Runner(), Loader([torch.randn(2, 4), torch.randn(2, 4)]), Evaluator())
+    assert loop.run() == dict(seen=4)
+    assert Runner.model.seen == [torch.float32, torch.float32] * 2  # heads get float32 features ...
+    captured = []
+    Runner.model.backbone[0].register_forward_hook(lambda m, i, o: captured.append(o.dtype))
+    loop.run()
+    assert captured == [torch.bfloat16] * 2  # ... which the backbone computed in bf16
+    assert 'forward' not in Runner.model.backbone.__dict__  # restored afterwards
+
+    cfg = Config(dict(test_cfg=dict(type='TestLoop')))
+    assert 'bf16' in enable_test_amp(cfg) and cfg.test_cfg.type == 'CPUAutocastTestLoop'
+    with pytest.raises(ValueError, match="test loop to be mmengine's TestLoop"):
+        enable_test_amp(Config(dict(test_cfg=dict(type='MyLoop'))))
+
+
+@pytest.mark.slow
+def test_amp_test_tool(tmp_path, demo_data, train_demo):
+    """tools/test.py --amp: the bf16 CPU path of a detector end to end (mmcv's RoIAlign and NMS get float32)."""
+    config = 'configs/demo/mask-rcnn_agent-pvt-t_fpn_demo.py'
+    work, _ = train_demo(config, *amp_run(config, demo_data))
+    log = run_tool('tools/test.py', config, osp.join(work, 'iter_2.pth'), '--work-dir', str(tmp_path / 'test'),
+                   '--amp', '--cfg-options', *det_options(demo_data, 2))
+    assert 'mixed precision: bf16 autocast of backbone and neck, float32 heads' in log
+    assert re.search(r'coco/bbox_mAP: [\d.]+', log), log[-2000:]
+
+
 def finite_losses(log):
     values = [float(v) for v in re.findall(r'\bloss: ([-+\w.]+)', log)]
     return values and all(math.isfinite(v) for v in values)

@@ -69,7 +69,10 @@ def parse_args():
     parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1])
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
     parser.add_argument('--backward', action='store_true', help='time forward + backward')
-    parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32', help='autocast dtype')
+    parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32',
+                        help='bf16/fp16: the forward runs under torch.autocast(device, dtype) with float32 weights, '
+                             'as tools/train.py and tools/test.py --amp run the backbone (the backward of '
+                             '--backward follows autocast\'s dtypes); fp32: no autocast')
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--naive', action='store_true', help='add the naive attention form as a baseline')

@@ -1,10 +1,12 @@
 """Test (and evaluate) a detector or segmentor: COCO box/mask mAP for mmdet configs, mIoU for mmseg ones.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR] [--show-dir DIR] [--compile]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR] [--show-dir DIR] [--amp] [--compile]
                                            [--cfg-options k=v ...] [--launcher ...]
 
 ``--out``: mmdet configs dump predictions to a .pkl file; mmseg configs write label maps to a folder.
 ``--show-dir``: painted predictions, saved under the work dir's timestamped folder.
+``--amp``: mixed precision: fp16 on CUDA; without CUDA, bf16 autocast of the backbone and neck (the CPU's bf16
+matrix units where it has them) with float32 heads, whose mmcv CPU kernels (RoIAlign, NMS) take float32 only.
 """
 import argparse
 import os
@@ -15,8 +17,8 @@ from mmengine.registry import RUNNERS
 
 import mmagent  # noqa: F401  (registers mmagent modules and the checkpoint allow-list)
 from mmagent.engine import (DataPipelineError, DatasetConfigError, MMAgentRunner, WorkDirError, check_datasets,
-                            check_work_dir, enable_compile, error_summary, init_cpu_distributed, load_config,
-                            prepare_config, task_of)
+                            check_work_dir, enable_compile, enable_test_amp, error_summary, init_cpu_distributed,
+                            load_config, prepare_config, task_of)
 from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
@@ -29,6 +31,8 @@ def parse_args():
     parser.add_argument('--show', action='store_true', help='show prediction results in a window')
     parser.add_argument('--show-dir', help='directory (under the work dir) for painted predictions')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of --show (s)')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision (fp16 on CUDA; bf16 backbone and neck, float32 heads on CPU)')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the backbone and neck (dynamic shapes; see MMAgentRunner)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
@@ -64,6 +68,8 @@ def main():
     check_datasets(cfg, ('test', ))
     load_checkpoint_file(args.checkpoint)  # a clear error for a missing, corrupt or unsafe file
     cfg.load_from = args.checkpoint
+    if args.amp:
+        notes.append(f'mixed precision: {enable_test_amp(cfg)}')
     if args.compile:
         notes.append(f'--compile: torch.compile options {enable_compile(cfg)}')
     if args.show or args.show_dir:

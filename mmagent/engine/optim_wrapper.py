@@ -3,7 +3,9 @@
 mmengine's ``AmpOptimWrapper`` refuses to run without a GPU. ``CPUAutocastOptimWrapper`` runs the backbone
 and neck under ``torch.autocast('cpu', dtype=bfloat16)`` and hands float32 features to the heads: mmcv's CPU
 kernels (NMS, RoIAlign, ...) accept float32 only. bf16 has fp32's exponent range, so no loss scaling is
-needed. ``tools/train.py --amp`` picks it when CUDA is unavailable.
+needed. ``tools/train.py --amp`` picks it when CUDA is unavailable. ``CPUAutocastValLoop`` and
+``CPUAutocastTestLoop`` do the same for evaluation (``tools/test.py --amp``): mmengine's own ``fp16=True`` loops
+would autocast the heads too, whose mmcv CPU kernels then fail on bf16 inputs.
 """
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
@@ -11,9 +13,18 @@ from typing import Any, Iterator, Sequence
 import torch
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
-from mmengine.registry import OPTIM_WRAPPERS
+from mmengine.registry import LOOPS, OPTIM_WRAPPERS
+from mmengine.runner import TestLoop, ValLoop
 
-__all__ = ['CPUAutocastOptimWrapper', 'autocast_submodules']
+__all__ = ['CPUAutocastOptimWrapper', 'CPUAutocastValLoop', 'CPUAutocastTestLoop', 'autocast_submodules']
+
+CAST_DTYPES = ('bfloat16', 'float16')
+
+
+def _cast_dtype(dtype: str) -> torch.dtype:
+    if dtype not in CAST_DTYPES:
+        raise ValueError(f"dtype must be 'bfloat16' or 'float16', got {dtype!r}")
+    return getattr(torch, dtype)
 
 
 def _to_float32(value: Any) -> Any:
@@ -67,9 +78,7 @@ class CPUAutocastOptimWrapper(OptimWrapper):
     def __init__(self, dtype: str = 'bfloat16', autocast_modules: Sequence[str] = ('backbone', 'neck'),
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        if dtype not in ('bfloat16', 'float16'):
-            raise ValueError(f"dtype must be 'bfloat16' or 'float16', got {dtype!r}")
-        self.cast_dtype = getattr(torch, dtype)
+        self.cast_dtype = _cast_dtype(dtype)
         self.autocast_modules = tuple(autocast_modules)
 
     @contextmanager
@@ -77,3 +86,49 @@ class CPUAutocastOptimWrapper(OptimWrapper):
         target = model.module if is_model_wrapper(model) else model
         with super().optim_context(model), autocast_submodules(target, self.autocast_modules, self.cast_dtype):
             yield
+
+
+class _AutocastLoopMixin:
+    """``run()`` with the runner model's ``autocast_modules`` under CPU autocast (float32 out of them)."""
+
+    def _setup_autocast(self, dtype: str, autocast_modules: Sequence[str]) -> None:
+        self.cast_dtype = _cast_dtype(dtype)
+        self.autocast_modules = tuple(autocast_modules)
+
+    def run(self):
+        model = self.runner.model
+        target = model.module if is_model_wrapper(model) else model
+        with autocast_submodules(target, self.autocast_modules, self.cast_dtype):
+            return super().run()
+
+
+@LOOPS.register_module()
+class CPUAutocastValLoop(_AutocastLoopMixin, ValLoop):
+    """mmengine's ``ValLoop`` with the backbone and neck under CPU autocast (see the module docstring).
+
+    Args:
+        dtype: ``'bfloat16'`` (default) or ``'float16'``.
+        autocast_modules: submodules run in low precision (default: backbone and neck).
+        runner, dataloader, evaluator: as :class:`mmengine.runner.ValLoop`.
+    """
+
+    def __init__(self, runner, dataloader, evaluator, dtype: str = 'bfloat16',
+                 autocast_modules: Sequence[str] = ('backbone', 'neck')) -> None:
+        super().__init__(runner, dataloader, evaluator)
+        self._setup_autocast(dtype, autocast_modules)
+
+
+@LOOPS.register_module()
+class CPUAutocastTestLoop(_AutocastLoopMixin, TestLoop):
+    """mmengine's ``TestLoop`` with the backbone and neck under CPU autocast (see the module docstring).
+
+    Args:
+        dtype: ``'bfloat16'`` (default) or ``'float16'``.
+        autocast_modules: submodules run in low precision (default: backbone and neck).
+        runner, dataloader, evaluator: as :class:`mmengine.runner.TestLoop`.
+    """
+
+    def __init__(self, runner, dataloader, evaluator, dtype: str = 'bfloat16',
+                 autocast_modules: Sequence[str] = ('backbone', 'neck')) -> None:
+        super().__init__(runner, dataloader, evaluator)
+        self._setup_autocast(dtype, autocast_modules)

@@ -8,8 +8,8 @@ from mmengine.config import Config, ConfigDict
 
 from ..utils.config import convert_sync_bn, load_config, task_of
 
-__all__ = ['load_config', 'task_of', 'convert_sync_bn', 'prepare_config', 'enable_amp', 'enable_compile',
-           'COMPILE_OPTIONS']
+__all__ = ['load_config', 'task_of', 'convert_sync_bn', 'prepare_config', 'enable_amp', 'enable_test_amp',
+           'enable_compile', 'COMPILE_OPTIONS']
 
 
 def enable_amp(cfg: Config) -> str:
@@ -21,6 +21,20 @@ def enable_amp(cfg: Config) -> str:
     cfg.optim_wrapper.type = 'CPUAutocastOptimWrapper'
     cfg.optim_wrapper.dtype = 'bfloat16'
     return 'bf16 autocast of backbone and neck (CPUAutocastOptimWrapper: no CUDA device)'
+
+
+def enable_test_amp(cfg: Config) -> str:
+    """``tools/test.py --amp``: mmengine's fp16 test loop on CUDA; on the CPU bf16 autocast of the backbone and
+    neck with float32 heads (:class:`~mmagent.engine.CPUAutocastTestLoop`)."""
+    test_cfg = dict(cfg.get('test_cfg') or dict(type='TestLoop'))
+    if test_cfg.get('type', 'TestLoop') not in ('TestLoop', 'CPUAutocastTestLoop'):
+        raise ValueError(f"--amp needs the config's test loop to be mmengine's TestLoop, got {test_cfg['type']!r}")
+    if torch.cuda.is_available():
+        cfg.test_cfg = ConfigDict({**test_cfg, 'type': 'TestLoop', 'fp16': True})
+        return 'fp16 autocast (mmengine TestLoop, fp16=True)'
+    test_cfg.pop('fp16', None)
+    cfg.test_cfg = ConfigDict({**test_cfg, 'type': 'CPUAutocastTestLoop', 'dtype': 'bfloat16'})
+    return 'bf16 autocast of backbone and neck, float32 heads (CPUAutocastTestLoop: no CUDA device)'
 
 
 # What ``--compile`` sets: PyTorch's defaults, whose automatic dynamic shapes recompile once, at the second input
