@@ -52,6 +52,7 @@ def test_tool_runs_and_writes_ratios(tmp_path):
     assert 'mmdet Swin-T' in result.stdout and 'peak-memory growth' in result.stdout
     summary = json.loads(out.read_text())
     assert len(summary['results']) == 2 * 2 * 3  # shapes x batches x (ours, baseline, naive)
+    assert summary['cpu_bf16_units'] in ('AMX', 'AVX512-BF16', 'none')  # bf16 rows say what the CPU had
     against = {r['against'] for r in summary['ratios']}
     assert against == {'mmdet Swin-T', summary['results'][2]['name']}
     assert all(r['latency'] > 0 and r['memory'] > 0 for r in summary['ratios'])

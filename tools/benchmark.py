@@ -34,7 +34,8 @@ import mmagent  # noqa: F401
 from mmagent.analysis import build_backbone, build_model, load_config
 from mmagent.analysis.benchmark import (BASELINE_NAMES, BASELINES, RUNTIME_ROLES, Candidate, attention_macs,
                                         baseline_for, benchmark, block_latencies, build_backbone_spec,
-                                        build_baseline, format_table, naive_variant, runtime_variants)
+                                        build_baseline, cpu_bf16_support, format_table, naive_variant,
+                                        runtime_variants)
 from mmagent.models.api import set_caches_enabled
 from mmagent.utils.config import task_of
 
@@ -145,13 +146,16 @@ def run(args):
     if args.no_cache:
         for candidate in candidates:
             set_caches_enabled(candidate.model, False)
+    bf16_units = cpu_bf16_support() if args.device == 'cpu' else None
     print(f'device {args.device}, {torch.get_num_threads()} threads, dtype {args.dtype}, '
-          f'{"forward+backward" if args.backward else "forward"}, warm-up {args.warmup}, {args.repeats} rounds')
+          f'{"forward+backward" if args.backward else "forward"}, warm-up {args.warmup}, {args.repeats} rounds'
+          + ('' if bf16_units is None else f', CPU bf16 matrix units: {bf16_units}'))
     results = benchmark(candidates, args.shapes, args.batch_sizes, args.device, args.backward, args.warmup,
                         args.repeats, DTYPES[args.dtype], memory=not args.no_memory)
     print(format_table(results))
     summary = dict(target=args.target, device=args.device, threads=torch.get_num_threads(), dtype=args.dtype,
-                   backward=args.backward, results=[r.to_dict() for r in results], ratios=[])
+                   cpu_bf16_units=bf16_units, backward=args.backward, results=[r.to_dict() for r in results],
+                   ratios=[])
     for shape in args.shapes:
         for batch in args.batch_sizes:
             row = {r.role: r for r in results if r.shape == shape and r.batch == batch}

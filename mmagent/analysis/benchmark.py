@@ -1,7 +1,8 @@
 """Speed and memory of backbones (or whole models) against baselines run in the same process.
 
-Every candidate is timed interleaved with the others (one run of each per round, after warm-up), so slow
-drifts of the machine affect all of them alike; the figure reported is the median over rounds. Peak memory
+Every candidate is timed interleaved with the others (one run of each per round, after warm-up, the order
+rotated every round), so slow drifts of the machine affect all of them alike; the figure reported is the
+median over rounds. Peak memory
 is measured in a separate run per candidate: ``torch.cuda.max_memory_allocated`` on CUDA; on the CPU the
 peak of the allocator's live bytes, reconstructed from the profiler's allocation events (the same
 measurement for every candidate).
@@ -29,7 +30,7 @@ from ..models.api import attention_blocks, set_attention_mode
 __all__ = [
     'BASELINES', 'Candidate', 'Measurement', 'build_backbone_spec', 'baseline_for', 'naive_variant',
     'cpu_peak_bytes', 'benchmark', 'block_latencies', 'attention_macs', 'format_table', 'OnnxRuntimeModel',
-    'runtime_variants', 'RUNTIME_ROLES'
+    'runtime_variants', 'RUNTIME_ROLES', 'cpu_bf16_support'
 ]
 
 # mmdet's own backbones at the T size (PVTv2: B1, and B2 for the B2-deep models), as in mmdet's configs.
@@ -175,6 +176,17 @@ def runtime_variants(name: str, model: nn.Module, compile: bool, onnxruntime: bo
     return variants
 
 
+def cpu_bf16_support() -> str:
+    """What the CPU offers bf16 matmuls: ``'AMX'`` (tile units, several times fp32's throughput),
+    ``'AVX512-BF16'`` (dot-product instructions) or ``'none'`` (bf16 emulated: autocast runs slower than
+    fp32). bf16 speed rows are comparable only between machines with the same answer."""
+    if torch.cpu._is_amx_tile_supported():
+        return 'AMX'
+    if torch.cpu._is_avx512_bf16_supported():
+        return 'AVX512-BF16'
+    return 'none'
+
+
 def cpu_peak_bytes(run: Callable[[], Any]) -> int:
     """Peak live bytes of the CPU allocator during ``run()``, from the profiler's allocation events."""
     from torch.autograd import DeviceType
@@ -246,8 +258,11 @@ def benchmark(candidates: Sequence[Candidate],
             for _ in range(warmup):
                 for candidate in candidates:
                     _step(candidate.model, x, backward, autocast)
-            for _ in range(repeats):
-                for candidate, measurement in zip(candidates, row):
+            pairs = list(zip(candidates, row))
+            for round_index in range(repeats):
+                # rotate the order every round: no candidate always runs first or after the same one
+                shift = round_index % len(pairs)
+                for candidate, measurement in pairs[shift:] + pairs[:shift]:
                     start = time.perf_counter()
                     _step(candidate.model, x, backward, autocast)
                     measurement.times_s.append(time.perf_counter() - start)
