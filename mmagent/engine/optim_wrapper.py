@@ -89,9 +89,18 @@ class CPUAutocastOptimWrapper(OptimWrapper):
 
 
 class _AutocastLoopMixin:
-    """``run()`` with the runner model's ``autocast_modules`` under CPU autocast (float32 out of them)."""
+    """A val/test loop whose ``run()`` puts the runner model's ``autocast_modules`` under CPU autocast (float32
+    out of them).
 
-    def _setup_autocast(self, dtype: str, autocast_modules: Sequence[str]) -> None:
+    Args:
+        runner, dataloader, evaluator: as mmengine's loop.
+        dtype: ``'bfloat16'`` (default) or ``'float16'``.
+        autocast_modules: submodules run in low precision (default: backbone and neck).
+    """
+
+    def __init__(self, runner, dataloader, evaluator, dtype: str = 'bfloat16',
+                 autocast_modules: Sequence[str] = ('backbone', 'neck')) -> None:
+        super().__init__(runner, dataloader, evaluator)
         self.cast_dtype = _cast_dtype(dtype)
         self.autocast_modules = tuple(autocast_modules)
 
@@ -104,31 +113,9 @@ class _AutocastLoopMixin:
 
 @LOOPS.register_module()
 class CPUAutocastValLoop(_AutocastLoopMixin, ValLoop):
-    """mmengine's ``ValLoop`` with the backbone and neck under CPU autocast (see the module docstring).
-
-    Args:
-        dtype: ``'bfloat16'`` (default) or ``'float16'``.
-        autocast_modules: submodules run in low precision (default: backbone and neck).
-        runner, dataloader, evaluator: as :class:`mmengine.runner.ValLoop`.
-    """
-
-    def __init__(self, runner, dataloader, evaluator, dtype: str = 'bfloat16',
-                 autocast_modules: Sequence[str] = ('backbone', 'neck')) -> None:
-        super().__init__(runner, dataloader, evaluator)
-        self._setup_autocast(dtype, autocast_modules)
+    """mmengine's ``ValLoop`` with the backbone and neck under CPU autocast (arguments: see the mixin)."""
 
 
 @LOOPS.register_module()
 class CPUAutocastTestLoop(_AutocastLoopMixin, TestLoop):
-    """mmengine's ``TestLoop`` with the backbone and neck under CPU autocast (see the module docstring).
-
-    Args:
-        dtype: ``'bfloat16'`` (default) or ``'float16'``.
-        autocast_modules: submodules run in low precision (default: backbone and neck).
-        runner, dataloader, evaluator: as :class:`mmengine.runner.TestLoop`.
-    """
-
-    def __init__(self, runner, dataloader, evaluator, dtype: str = 'bfloat16',
-                 autocast_modules: Sequence[str] = ('backbone', 'neck')) -> None:
-        super().__init__(runner, dataloader, evaluator)
-        self._setup_autocast(dtype, autocast_modules)
+    """mmengine's ``TestLoop`` with the backbone and neck under CPU autocast (arguments: see the mixin)."""
