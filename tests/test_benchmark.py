@@ -41,6 +41,18 @@ def test_block_latencies_cover_every_block():
     assert all(v > 0 for v in latencies.values())
 
 
+def test_tool_baseline_can_be_chosen():
+    # LaViT-S is held to mmdet's PVTv2-B2 (its size class), not to the PVT-T its skeleton declares
+    command = [sys.executable, 'tools/benchmark.py', 'LaViT:t', '--shape', '64', '64', '--warmup', '0', '--repeats',
+               '1', '--no-memory']
+    chosen = subprocess.run(command + ['--baseline', 'pvtv2_b2'], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert chosen.returncode == 0, chosen.stderr[-3000:]
+    assert 'mmdet PVTv2-B2' in chosen.stdout and 'mmdet PVT-T' not in chosen.stdout
+    both = subprocess.run(command + ['--baseline', 'pvt', '--no-baseline'], cwd=REPO_ROOT, capture_output=True,
+                          text=True)
+    assert both.returncode != 0 and 'contradict' in both.stderr
+
+
 def test_tool_runs_and_writes_ratios(tmp_path):
     out = tmp_path / 'bench.json'
     result = subprocess.run(

@@ -2,8 +2,8 @@
 
     python tools/benchmark.py TARGET [--shape H W [H W ...]] [--batch-sizes 1 2] [--device cpu|cuda]
                               [--backward] [--dtype fp32|fp16|bf16] [--warmup 2] [--repeats 5]
-                              [--naive] [--no-baseline] [--no-memory] [--whole-model] [--per-block] [--no-cache]
-                              [--compile] [--onnxruntime]
+                              [--naive] [--no-baseline] [--baseline KIND] [--no-memory] [--whole-model]
+                              [--per-block] [--no-cache] [--compile] [--onnxruntime]
                               [--json OUT] [--cfg-options k=v ...]
 
 TARGET is a config (its backbone, or the whole model with --whole-model) or a backbone spec
@@ -11,7 +11,8 @@ TARGET is a config (its backbone, or the whole model with --whole-model) or a ba
 
 Baselines run in the same process: the mmdet backbone the model names as its ``benchmark_baseline`` (mmdet's
 ``SwinTransformer``, Swin-T, for Swin-skeleton backbones; ``PyramidVisionTransformer``, PVT-T, for pyramid
-ones); ``--naive`` adds the same backbone with its attention ops in their naive (official, literal) form.
+ones; ``--baseline swin|pvt|pvtv2|pvtv2_b2`` picks another, e.g. mmdet's PVTv2-B2 for LaViT-S); ``--naive``
+adds the same backbone with its attention ops in their naive (official, literal) form.
 ``--compile`` adds the model under ``torch.compile`` (Inductor, compiled during warm-up) and ``--onnxruntime``
 the model exported to ONNX (dynamic H/W, at the first shape) and run by ONNX Runtime with as many threads as
 PyTorch (forward only); both are read against the eager model. Reported: median latency over interleaved rounds
@@ -78,6 +79,9 @@ def parse_args():
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--naive', action='store_true', help='add the naive attention form as a baseline')
     parser.add_argument('--no-baseline', action='store_true', help='skip the mmdet baseline')
+    parser.add_argument('--baseline', choices=sorted(BASELINES),
+                        help="the mmdet baseline to compare with (default: the one the backbone declares; e.g. "
+                             "'pvtv2_b2' for LaViT-S, its closest size class)")
     parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory runs')
     parser.add_argument('--whole-model', action='store_true', help='benchmark the whole model of a config')
     parser.add_argument('--per-block', action='store_true', help='latency of every transformer block')
@@ -92,6 +96,8 @@ def parse_args():
     args = parser.parse_args()
     if len(args.shape) % 2:
         parser.error('--shape takes H W pairs')
+    if args.baseline and args.no_baseline:
+        parser.error('--baseline and --no-baseline contradict each other')
     args.shapes = [tuple(args.shape[i:i + 2]) for i in range(0, len(args.shape), 2)]
     if args.onnxruntime and (args.backward or args.whole_model or args.device != 'cpu' or args.dtype != 'fp32'):
         parser.error('--onnxruntime times the fp32 forward of a backbone on the CPU: leave out --backward, '
@@ -114,7 +120,7 @@ def build_candidates(args):
         name = args.target
     candidates = [Candidate(name, model, 'model')]
     candidates += runtime_variants(name, model, args.compile, args.onnxruntime, args.shapes[0], args.tmpdir)
-    kind = baseline_for(backbone)
+    kind = args.baseline or baseline_for(backbone)
     if kind and not args.no_baseline:
         if args.whole_model:
             base_cfg = copy.deepcopy(cfg)
