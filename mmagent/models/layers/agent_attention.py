@@ -211,11 +211,14 @@ class AgentAttentionCore(AttentionOp):
         """Training form when the agent grid is the pretraining one: explicit softmax attention with the
         broadcast biases (cheaper than the fused kernel's own fallback, which adds masking passes)."""
         bias_agent, bias_token = self._compute_biases(hw_shape)
-        agent_attn = self.attn_drop(torch.softmax((a_h * self.scale) @ k_h.transpose(-2, -1)
-                                                  + bias_agent.to(a_h.dtype), -1))
+        return self._softmax_attend(q_h, k_h, v_h, a_h, bias_agent.to(a_h.dtype), bias_token.to(q_h.dtype))
+
+    def _softmax_attend(self, q_h: torch.Tensor, k_h: torch.Tensor, v_h: torch.Tensor, a_h: torch.Tensor,
+                        bias_agent: torch.Tensor, bias_token: torch.Tensor) -> torch.Tensor:
+        """The two attentions written out: softmax(s·Q·Aᵀ + B₂) · softmax(s·A·Kᵀ + B₁) · V, heads split."""
+        agent_attn = self.attn_drop(torch.softmax((a_h * self.scale) @ k_h.transpose(-2, -1) + bias_agent, -1))
         agent_v = agent_attn @ v_h
-        token_attn = self.attn_drop(torch.softmax((q_h * self.scale) @ a_h.transpose(-2, -1)
-                                                  + bias_token.to(q_h.dtype), -1))
+        token_attn = self.attn_drop(torch.softmax((q_h * self.scale) @ a_h.transpose(-2, -1) + bias_token, -1))
         return token_attn @ agent_v
 
     def _naive_attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -229,10 +232,7 @@ class AgentAttentionCore(AttentionOp):
         bias_agent, bias_token = self._naive_biases(hw_shape, batch)
         heads = self.num_heads
         q_h, k_h, v_h, a_h = (split_heads(t, heads) for t in (q, k, v, agents))
-        agent_attn = self.attn_drop(torch.softmax((a_h * self.scale) @ k_h.transpose(-2, -1) + bias_agent, -1))
-        agent_v = agent_attn @ v_h
-        token_attn = self.attn_drop(torch.softmax((q_h * self.scale) @ a_h.transpose(-2, -1) + bias_token, -1))
-        return merge_heads(token_attn @ agent_v)
+        return merge_heads(self._softmax_attend(q_h, k_h, v_h, a_h, bias_agent, bias_token))
 
 
 @register_model
