@@ -29,7 +29,7 @@ $(STAMP): setup.py requirements/build.txt requirements/runtime.txt requirements/
 	MMCV_WITH_OPS=1 MAX_JOBS=$(MAX_JOBS) $(PIP) install -q --no-build-isolation $(CONSTRAINTS) \
 		-r requirements/runtime.txt -r requirements/tests.txt -r requirements/deploy.txt
 	$(PIP) install -q --no-build-isolation --no-deps -e .
-	$(PY) -c "import torch, mmcv, mmcv.ops, mmdet, mmseg, mmengine, onnxruntime, mmagent; \
+	$(PY) -c "import torch, mmcv, mmcv.ops, mmdet, mmseg, mmpretrain, mmengine, onnxruntime, mmagent; \
 		print('stack ok: torch', torch.__version__, 'mmcv', mmcv.__version__, 'mmdet', mmdet.__version__, \
 		'mmseg', mmseg.__version__, 'mmengine', mmengine.__version__)"
 	@touch $(STAMP)

@@ -1,7 +1,7 @@
-"""mmagent: Agent Attention, FLatten and LaViT backbones for mmdet 3.x and mmseg 1.x.
+"""mmagent: Agent Attention, FLatten and LaViT backbones for mmdet 3.x, mmseg 1.x and mmpretrain 1.x.
 
-Importing the package registers every backbone and attention op in both ``mmdet.registry.MODELS`` and
-``mmseg.registry.MODELS`` and allow-lists the non-tensor types of mmengine checkpoints for
+Importing the package registers every backbone and attention op in ``mmdet.registry.MODELS``,
+``mmseg.registry.MODELS`` and (when installed) ``mmpretrain.registry.MODELS``, and allow-lists the non-tensor types of mmengine checkpoints for
 ``torch.load(weights_only=True)``. Outside OpenMMLab configs, :func:`create_backbone` builds a backbone by
 name (``mmagent.list_backbones()``) as a plain PyTorch module.
 """

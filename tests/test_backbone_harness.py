@@ -14,7 +14,7 @@ from mmagent.models import (BACKBONES, clear_caches, create_backbone, derived_ca
 from mmagent.models.backbones.cswin_skeleton import CSwinSkeleton
 from mmagent.models.backbones.pyramid_skeleton import PyramidSkeleton
 from mmagent.models.backbones.swin_skeleton import SwinSkeleton
-from mmagent.registry import MMDET_MODELS, MMSEG_MODELS
+from mmagent.registry import MMDET_MODELS, MMPRETRAIN_MODELS, MMSEG_MODELS
 
 FAMILIES = sorted(BACKBONES)
 # Odd, non-square and extreme-aspect inputs (every backbone needs >= 32 px per side at most).
@@ -36,7 +36,7 @@ def test_every_family_is_registered_and_has_a_smoke_arch():
                         'lavit']
     for family, cls in BACKBONES.items():
         assert cls.smoke_arch, family
-        for registry in (MMDET_MODELS, MMSEG_MODELS):
+        for registry in (MMDET_MODELS, MMSEG_MODELS, MMPRETRAIN_MODELS):
             assert registry.get(cls.__name__) is cls
 
 

@@ -697,7 +697,7 @@ def test_wrapper_errors_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match='no module of RetinaNet reports auxiliary losses'):
         _build(tmp_path, "_base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'\n"
                          "model = dict(type='AuxLossWrapper', model_type='RetinaNet')", 'mmdet')
-    with pytest.raises(ValueError, match="'NoSuchDetector' is in neither"):
+    with pytest.raises(ValueError, match="'NoSuchDetector' is in none of the registries"):
         _build(tmp_path, "model = dict(type='AuxLossWrapper', model_type='NoSuchDetector')", 'mmdet')
 
 

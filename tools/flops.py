@@ -1,11 +1,12 @@
-"""FLOPs (G multiply-accumulates, fvcore convention) and parameters (M) of a detector / segmentor config, its
-backbone, or the backbone's ImageNet classification form. Conventions: docs/flops.md.
+"""FLOPs (G multiply-accumulates, fvcore convention) and parameters (M) of a detector / segmentor / classifier
+config, its backbone, or a downstream backbone's ImageNet classification form. Conventions: docs/flops.md.
 
     python tools/flops.py CONFIG [--shape H W] [--backbone-only | --classification] [--json OUT]
                                  [--depth D] [--num-proposals N] [--num-classes K] [--cfg-options k=v ...]
 
 CONFIG is a file or an installed package's config, e.g. ``mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py``.
-Default input (H W): 1280 800 for mmdet configs, 512 2048 for mmseg configs, 224 224 with --classification.
+Default input (H W): 1280 800 for mmdet configs, 512 2048 for mmseg configs, the test pipeline's size for mmpretrain
+configs (configs/*/imagenet), 224 224 with --classification.
 """
 import argparse
 import sys
@@ -48,7 +49,7 @@ def main() -> None:
     shape = None if args.shape is None else (args.shape * 2 if len(args.shape) == 1 else args.shape)
     try:
         cfg = load_config(args.config, args.cfg_options)
-        task_of(cfg)  # mmdet or mmseg, else a clear message
+        task_of(cfg)  # mmdet, mmseg or mmpretrain, else a clear message
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f'error: {error}')
     with warnings.catch_warnings():

@@ -1,4 +1,5 @@
-"""Test (and evaluate) a detector or segmentor: COCO box/mask mAP for mmdet configs, mIoU for mmseg ones.
+"""Test (and evaluate) a detector, segmentor or classifier: COCO box/mask mAP for mmdet configs, mIoU for mmseg
+ones, top-1 / top-5 for mmpretrain (ImageNet) configs, which also take an official checkpoint as released.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR] [--show-dir DIR] [--amp] [--compile]
                                            [--cfg-options k=v ...] [--launcher ...]
@@ -23,7 +24,7 @@ from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='Test a detector or segmentor with an mmagent backbone')
+    parser = argparse.ArgumentParser(description='Test a detector, segmentor or classifier with an mmagent backbone')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the directory to save the evaluation metrics')

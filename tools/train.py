@@ -1,4 +1,4 @@
-"""Train a detector (mmdet) or segmentor (mmseg) with the mmdet 3.x command line.
+"""Train a detector (mmdet), segmentor (mmseg) or ImageNet classifier (mmpretrain) with the mmdet 3.x command line.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--compile] [--cfg-options k=v ...]
                                  [--launcher none|pytorch|slurm|mpi]
@@ -26,7 +26,7 @@ from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='Train a detector or segmentor with an mmagent backbone')
+    parser = argparse.ArgumentParser(description='Train a detector, segmentor or classifier with an mmagent backbone')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true', help='mixed precision (fp16 on CUDA, bf16 on CPU)')

@@ -11,21 +11,39 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from ..models.backbones import BackboneBase
-from ..utils.config import convert_sync_bn, task_of
+from ..registry import TASK_MODELS
+from ..utils.config import convert_sync_bn, import_task, task_of
 
 __all__ = ['DEFAULT_SHAPES', 'CLASSIFICATION_SHAPE', 'default_shape', 'build_model', 'build_backbone',
-           'ClassificationForm', 'dummy_batch']
+           'ClassificationForm', 'dummy_batch', 'classifier_test_shape']
 
 HW = Tuple[int, int]
-DEFAULT_SHAPES: Dict[str, HW] = {'mmdet': (1280, 800), 'mmseg': (512, 2048)}
+DEFAULT_SHAPES: Dict[str, HW] = {'mmdet': (1280, 800), 'mmseg': (512, 2048), 'mmpretrain': (224, 224)}
 CLASSIFICATION_SHAPE: HW = (224, 224)
 
 
 def default_shape(cfg: Config, mode: str = 'model') -> HW:
-    """224×224 for the classification form, else by task: 1280×800 (mmdet) or 512×2048 (mmseg)."""
+    """224×224 for the classification form, else by task: 1280×800 (mmdet), 512×2048 (mmseg), the test
+    pipeline's image size (mmpretrain)."""
     if mode == 'classification':
         return CLASSIFICATION_SHAPE
-    return DEFAULT_SHAPES[task_of(cfg)]
+    task = task_of(cfg)
+    if task == 'mmpretrain':
+        return classifier_test_shape(cfg)
+    return DEFAULT_SHAPES[task]
+
+
+def classifier_test_shape(cfg: Config) -> HW:
+    """The image size an mmpretrain config evaluates at: its test pipeline's last ``CenterCrop`` or fixed-size
+    ``Resize`` (224×224 when there is none)."""
+    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
+    shape = DEFAULT_SHAPES['mmpretrain']
+    for step in (loader.get('dataset') or {}).get('pipeline') or []:
+        size = step.get('crop_size') if step.get('type') == 'CenterCrop' else (
+            step.get('scale') if step.get('type') == 'Resize' else None)
+        if size is not None:
+            shape = (size, size) if isinstance(size, int) else (size[1], size[0])  # mmcv scales are (w, h)
+    return tuple(shape)
 
 
 def in_eval_mode(module: nn.Module) -> nn.Module:
@@ -37,12 +55,9 @@ def in_eval_mode(module: nn.Module) -> nn.Module:
 def _scope(cfg: Config) -> Iterator[Any]:
     """The task's model registry, with the config's default scope active while building."""
     task = task_of(cfg)
+    import_task(task)
     with DefaultScope.overwrite_default_scope(task):
-        if task == 'mmdet':
-            from mmdet.registry import MODELS
-        else:
-            from mmseg.registry import MODELS
-        yield MODELS
+        yield TASK_MODELS[task]
 
 
 def build_model(cfg: Config) -> nn.Module:
@@ -50,6 +65,8 @@ def build_model(cfg: Config) -> nn.Module:
     needs a process group (the FLOPs of BN and SyncBN are the same). Weights are not loaded."""
     model_cfg = copy.deepcopy(cfg.model)  # convert_sync_bn edits in place; leave the caller's config alone
     convert_sync_bn(model_cfg)
+    if cfg.get('data_preprocessor') is not None:  # mmpretrain's top-level preprocessor, as the Runner passes it
+        model_cfg.setdefault('data_preprocessor', copy.deepcopy(cfg.data_preprocessor))
     with _scope(cfg) as registry:
         return in_eval_mode(registry.build(model_cfg))
 
@@ -103,6 +120,8 @@ def dummy_batch(model: nn.Module, task: str, shape: HW) -> Tuple[torch.Tensor, l
                 scale_factor=(1., 1.))
     if task == 'mmdet':
         from mmdet.structures import DetDataSample as Sample
+    elif task == 'mmpretrain':
+        from mmpretrain.structures import DataSample as Sample
     else:
         from mmseg.structures import SegDataSample as Sample
     image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))

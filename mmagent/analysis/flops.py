@@ -12,6 +12,8 @@ baselines (Swin-T Mask R-CNN 267 G, Swin-T UperNet 945 G; see docs/flops.md):
 * **segmentation** (``default_scope='mmseg'``): 512×2048 by default; ``EncoderDecoder._forward``, i.e.
   backbone + decode head. The auxiliary head (training only) and the final resize to the input size are not
   counted, as in mmseg's ``get_flops``.
+* **classification** (``default_scope='mmpretrain'``, the ImageNet configs): the test pipeline's image size;
+  backbone, neck and head to the class scores.
 * **backbone only**: the backbone on the same (padded) input.
 * **classification form**: the backbone returning its last stage only (Swin-style backbones thus apply
   just the last output norm, which is the classification model's final norm), global average pooling and a
@@ -120,6 +122,9 @@ def _task_forward(model: nn.Module, task: str, data_samples: list, inputs: torch
             mask = ', the mask head on the first 100' if getattr(model.roi_head, 'with_mask', False) else ''
             return forward, (inputs, proposals), (f'two-stage detector: RPN head convolutions + RoI heads on '
                                                   f'{num_proposals} proposals{mask} (NMS not counted)')
+    if task == 'mmpretrain':
+        return ((lambda batch: model.head(model.extract_feat(batch))), (inputs, ),
+                f'{type(model).__name__}: backbone, neck and head to the class scores (no softmax)')
     return ((lambda batch: model._forward(batch, data_samples)), (inputs, ),
             f'{type(model).__name__}._forward: network forward without post-processing')
 

@@ -131,6 +131,8 @@ def check_datasets(cfg, phases: Tuple[str, ...] = ('train', 'val', 'test')) -> L
                                     image_dir=image_dir if local else None, with_mask=_loads_masks(dataset))
                     checked.append(path)
             prefixes = dataset.get('data_prefix') or {}
+            if isinstance(prefixes, str):  # mmpretrain datasets: one image folder
+                prefixes = dict(img_path=prefixes)
             for name, prefix in (prefixes.items() if isinstance(prefixes, dict) else []):
                 if not prefix:
                     continue

@@ -35,7 +35,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from ..utils.checkpoint import CheckpointError, load_checkpoint_file
+from ..models.classification import classifier_backbone, is_official_classifier_state_dict, load_official_classifier
+from ..utils.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
 from ..utils.inductor_fix import install_inductor_stride_order_fix
 from .data_guard import name_pipeline_errors
 
@@ -74,8 +75,22 @@ COMPILED_PARTS = ('backbone', 'neck')
 
 @RUNNERS.register_module()
 class MMAgentRunner(Runner):
-    """mmengine's Runner with atomic checkpoint writes (local work dirs) and data errors that name the sample
-    (:mod:`mmagent.engine.data_guard`)."""
+    """mmengine's Runner with atomic checkpoint writes (local work dirs), data errors that name the sample
+    (:mod:`mmagent.engine.data_guard`), and official classification checkpoints loaded as released into
+    mmpretrain classifiers (``load_from`` / ``tools/test.py CONFIG official.pth``: converted, every key accounted
+    for, strict; :mod:`mmagent.models.classification`)."""
+
+    def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
+                        revise_keys=[(r'^module.', '')]):
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        if classifier_backbone(model) is not None and osp.isfile(filename):
+            checkpoint = load_checkpoint_file(filename, map_location)
+            state_dict = extract_state_dict(checkpoint, f"checkpoint '{filename}'")
+            if is_official_classifier_state_dict(state_dict):
+                load_official_classifier(model, state_dict, f"checkpoint '{filename}'")
+                self._has_loaded = True
+                return checkpoint
+        return super().load_checkpoint(filename, map_location=map_location, strict=strict, revise_keys=revise_keys)
 
     @staticmethod
     def build_dataloader(dataloader, seed=None, diff_rank_seed=False):

@@ -1,12 +1,12 @@
-"""Config preparation shared by ``tools/train.py`` and ``tools/test.py``: they work for mmdet and mmseg
-configs alike, on GPU machines and on CPU-only ones."""
+"""Config preparation shared by ``tools/train.py`` and ``tools/test.py``: they work for mmdet, mmseg and
+mmpretrain configs alike, on GPU machines and on CPU-only ones."""
 import os.path as osp
 from typing import List, Optional
 
 import torch
 from mmengine.config import Config, ConfigDict
 
-from ..utils.config import convert_sync_bn, load_config, task_of
+from ..utils.config import convert_sync_bn, import_task, load_config, task_of
 
 __all__ = ['load_config', 'task_of', 'convert_sync_bn', 'prepare_config', 'enable_amp', 'enable_test_amp',
            'enable_compile', 'COMPILE_OPTIONS']
@@ -54,7 +54,7 @@ def enable_compile(cfg: Config) -> dict:
 def prepare_config(cfg: Config, launcher: str, work_dir: Optional[str], config_path: str) -> List[str]:
     """Apply the settings every mmagent tool needs; returns log lines describing what changed."""
     notes = []
-    task_of(cfg)
+    import_task(task_of(cfg))
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir

@@ -5,9 +5,9 @@ from typing import Any, Optional
 
 from mmengine.config import Config
 
-__all__ = ['TASKS', 'resolve_config_path', 'load_config', 'task_of', 'convert_sync_bn']
+__all__ = ['TASKS', 'resolve_config_path', 'load_config', 'task_of', 'import_task', 'convert_sync_bn']
 
-TASKS = ('mmdet', 'mmseg')
+TASKS = ('mmdet', 'mmseg', 'mmpretrain')
 
 
 def resolve_config_path(path: str) -> str:
@@ -43,13 +43,24 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
 
 
 def task_of(cfg: Config) -> str:
-    """'mmdet' or 'mmseg', from the config's ``default_scope`` (set by every mmdet/mmseg base)."""
+    """'mmdet', 'mmseg' or 'mmpretrain', from the config's ``default_scope`` (set by every base runtime of those
+    packages)."""
     scope = cfg.get('default_scope')
     if scope in TASKS:
         return scope
-    raise ValueError(f"cannot tell whether this is an mmdet or an mmseg config: default_scope is {scope!r}. "
-                     f"Inherit an mmdet/mmseg base (e.g. _base_ = 'mmdet::_base_/default_runtime.py') or set "
-                     f"default_scope = 'mmdet' / 'mmseg'.")
+    raise ValueError(f"cannot tell whether this is an mmdet, mmseg or mmpretrain config: default_scope is "
+                     f"{scope!r}. Inherit a base runtime (e.g. _base_ = 'mmdet::_base_/default_runtime.py') or set "
+                     f"default_scope = 'mmdet' / 'mmseg' / 'mmpretrain'.")
+
+
+def import_task(task: str) -> None:
+    """Make a task's registries complete before a config of it is built: mmpretrain's models, datasets and
+    metrics are imported on demand (without torchvision, :mod:`mmagent.utils.mmpretrain_compat`)."""
+    if task == 'mmpretrain':
+        from .mmpretrain_compat import import_mmpretrain
+        if not import_mmpretrain():
+            raise ValueError('this is an mmpretrain config, but mmpretrain is not installed (make install '
+                             'installs it; or pip install mmpretrain==1.2.0)')
 
 
 def convert_sync_bn(node: Any) -> int:

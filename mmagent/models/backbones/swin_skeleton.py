@@ -4,7 +4,7 @@ their layout's first letter; the second letter is Swin's shifted-window attentio
 Module names follow the official checkpoints: ``patch_embed.{proj,norm}``, ``layers.{i}.blocks.{j}``,
 ``layers.{i}.downsample.{norm,reduction}`` and the output norms ``norm{i}``.
 """
-from typing import ClassVar, List, Tuple, Union
+from typing import ClassVar, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -97,6 +97,8 @@ class SwinSkeleton(BackboneBase):
         patch_size: stride of the stem (4).
         mlp_ratio: MLP expansion (4).
         qkv_bias: biases of the Q/K/V projections.
+        no_shift_on_small_map: host blocks skip the shift on a stage map that fits in one window, as the official
+            classification models do (None: the family's default, :attr:`no_shift_on_small_map`).
         **kwargs: the arguments shared by every backbone (:class:`BackboneBase`).
 
     Outputs: a tuple with, for each i in ``out_indices``, ``norm{i}`` of the stage output before merging,
@@ -118,8 +120,11 @@ class SwinSkeleton(BackboneBase):
                  patch_size: int = 4,
                  mlp_ratio: float = 4.,
                  qkv_bias: bool = True,
+                 no_shift_on_small_map: Optional[bool] = None,
                  **kwargs) -> None:
         arch = self.resolve_arch_from(arch, kwargs)
+        if no_shift_on_small_map is not None:
+            self.no_shift_on_small_map = no_shift_on_small_map
         embed_dims, depths, num_heads = arch['embed_dims'], tuple(arch['depths']), tuple(arch['num_heads'])
         if len(num_heads) != len(depths):
             raise ValueError(f'depths {list(depths)} and num_heads {list(num_heads)} differ in length')

@@ -1,5 +1,5 @@
 """Add auxiliary losses computed inside a model (LaViT's ``loss_dp``) to the loss dict of ANY mmdet detector
-or mmseg segmentor, from config.
+or mmseg segmentor or mmpretrain classifier, from config.
 
 mmdet 3.x / mmseg 1.x backbones cannot return losses. A module that has one implements the small protocol
 
@@ -18,11 +18,12 @@ import torch
 import torch.nn as nn
 from mmengine.registry import DefaultScope
 
-from ...registry import MMDET_MODELS, MMSEG_MODELS, register_model
+from ...registry import TASK_MODELS, register_model
+from ...utils.mmpretrain_compat import import_mmpretrain
 
 __all__ = ['AuxLossMixin', 'aux_loss_class', 'aux_loss_wrapper']
 
-_REGISTRIES = {'mmdet': MMDET_MODELS, 'mmseg': MMSEG_MODELS}
+_REGISTRIES = TASK_MODELS
 _WRAPPED: Dict[Type[nn.Module], Type[nn.Module]] = {}
 _SUFFIX = 'WithAuxLoss'
 
@@ -64,11 +65,13 @@ def __getattr__(name: str) -> Type[nn.Module]:
 
 
 def _resolve(model_type: str) -> Type[nn.Module]:
+    if 'mmpretrain' in _REGISTRIES:
+        import_mmpretrain()  # its classifiers (ImageClassifier) live in mmpretrain.models
     if '.' in model_type:  # 'mmdet.MaskRCNN' / 'mmseg.EncoderDecoder'
         scope, name = model_type.split('.', 1)
         if scope not in _REGISTRIES:
-            raise ValueError(f"AuxLossWrapper: unknown scope {scope!r} in model_type={model_type!r}; use 'mmdet' "
-                             f"or 'mmseg'")
+            raise ValueError(f'AuxLossWrapper: unknown scope {scope!r} in model_type={model_type!r}; use one of '
+                             f'{sorted(_REGISTRIES)}')
         found = {scope: _REGISTRIES[scope].get(name)}
     else:
         current = DefaultScope.get_current_instance()
@@ -78,9 +81,9 @@ def _resolve(model_type: str) -> Type[nn.Module]:
         found = {s: r.get(model_type) for s, r in _REGISTRIES.items()}
     found = {s: c for s, c in found.items() if c is not None}
     if len(found) != 1:
-        where = 'neither the mmdet nor the mmseg registry' if not found else 'both registries'
-        raise ValueError(f"AuxLossWrapper: model_type={model_type!r} is in {where}; give a detector or segmentor "
-                         f"name, scoped as 'mmdet.NAME' / 'mmseg.NAME' if needed")
+        where = f'none of the registries {sorted(_REGISTRIES)}' if not found else f'several registries {sorted(found)}'
+        raise ValueError(f"AuxLossWrapper: model_type={model_type!r} is in {where}; give a detector, segmentor or "
+                         f"classifier name, scoped as 'mmdet.NAME' / 'mmseg.NAME' / 'mmpretrain.NAME' if needed")
     return next(iter(found.values()))
 
 

@@ -1,0 +1,6 @@
+# Agent-PVT-M on ImageNet-1k at 224 (evaluation and official training recipe; see the
+# T config).
+_base_ = ['./agent-pvt-t_8xb128_in1k.py']
+
+model = dict(backbone=dict(arch='m', drop_path_rate=0.3), head=dict(in_channels=512))
+optim_wrapper = dict(clip_grad=dict(_delete_=True, max_norm=1.0))  # as the official config of this size
