@@ -125,3 +125,24 @@ def test_compiled_runtime_shares_the_parameters():
     (compiled, ) = runtime_variants('m', model, compile=True, onnxruntime=False, shape=(64, 64), workdir='.')
     assert compiled.role == 'compiled' and compiled.name == 'm (compiled)'
     assert [p.data_ptr() for p in compiled.model.parameters()] == [p.data_ptr() for p in model.parameters()]
+
+
+def test_roofline_rows(tmp_path):
+    """--roofline: MACs of the counted pass over the measured latency, against measured matmul peaks."""
+    out = tmp_path / 'roofline.json'
+    result = subprocess.run(
+        [sys.executable, 'tools/benchmark.py', 'FLattenPVT:t,embed_dims=(16, 32, 80, 128),depths=(1, 1, 1, 1)',
+         '--shape', '64', '96', '--warmup', '0', '--repeats', '1', '--no-memory', '--backward', '--roofline',
+         '--json', str(out)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(out.read_text())['roofline']
+    assert summary['macs_per_step'] == '3x forward'
+    assert all(summary['peaks_gmacs_per_s'][k] > 0 for k in ('fp32', 'bf16'))
+    assert [r['name'] for r in summary['rows']][-1] == 'mmdet PVT-T'
+    from mmagent.analysis.benchmark import build_backbone_spec, forward_gmacs
+    model = build_backbone_spec('FLattenPVT:t,embed_dims=(16, 32, 80, 128),depths=(1, 1, 1, 1)')
+    ours = summary['rows'][0]
+    assert abs(ours['gmacs'] - 3 * forward_gmacs(model, torch.randn(1, 3, 64, 96))) < 1e-9
+    assert abs(ours['gmacs_per_s'] - ours['gmacs'] / (ours['median_ms'] / 1e3)) < 1e-6 * ours['gmacs_per_s']
+    assert len(ours['top_operators']) == 5 and all(op['self_ms'] >= 0 for op in ours['top_operators'])
+    assert 'roofline (training step = 3x forward MACs' in result.stdout

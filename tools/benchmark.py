@@ -3,7 +3,7 @@
     python tools/benchmark.py TARGET [--shape H W [H W ...]] [--batch-sizes 1 2] [--device cpu|cuda]
                               [--backward] [--dtype fp32|fp16|bf16] [--warmup 2] [--repeats 5]
                               [--naive] [--no-baseline] [--baseline KIND] [--no-memory] [--whole-model]
-                              [--per-block] [--no-cache] [--compile] [--onnxruntime]
+                              [--per-block] [--no-cache] [--compile] [--onnxruntime] [--roofline]
                               [--json OUT] [--cfg-options k=v ...]
 
 TARGET is a config (its backbone, or the whole model with --whole-model) or a backbone spec
@@ -18,6 +18,10 @@ the model exported to ONNX (dynamic H/W, at the first shape) and run by ONNX Run
 PyTorch (forward only); both are read against the eager model. Reported: median latency over interleaved rounds
 after warm-up, throughput, peak memory, and ratios to the baseline, to the naive form and to the eager model.
 ``--per-block`` times every transformer block of the first candidate (e.g. LaViT's VA vs LA layers).
+``--roofline`` adds, for every row, the achieved throughput: the FLOPs tool's multiply-accumulates of the pass
+(a forward; a training step counts 3× the forward: the backward computes gradients for inputs and weights)
+over the measured latency, against this machine's measured fp32 and bf16 matmul peaks (best square product, up to 2048²),
+and the operators with the most self time in one profiled pass.
 """
 import argparse
 import copy
@@ -35,8 +39,8 @@ import mmagent  # noqa: F401
 from mmagent.analysis import build_backbone, build_model, load_config
 from mmagent.analysis.benchmark import (BASELINE_NAMES, BASELINES, RUNTIME_ROLES, Candidate, attention_macs,
                                         baseline_for, benchmark, block_latencies, build_backbone_spec,
-                                        build_baseline, cpu_bf16_support, format_table, naive_variant,
-                                        runtime_variants)
+                                        build_baseline, cpu_bf16_support, format_table, forward_gmacs,
+                                        matmul_peak_gmacs, naive_variant, runtime_variants, top_operators)
 from mmagent.models.api import set_caches_enabled
 from mmagent.utils.config import task_of
 
@@ -90,6 +94,9 @@ def parse_args():
     parser.add_argument('--compile', action='store_true', help='add the model under torch.compile (Inductor)')
     parser.add_argument('--onnxruntime', action='store_true',
                         help='add the model exported to ONNX and run by ONNX Runtime (forward only)')
+    parser.add_argument('--roofline', action='store_true',
+                        help='achieved GMAC/s of every row against the measured fp32 / bf16 matmul peaks, and the '
+                             'top operators by self time')
     parser.add_argument('--threads', type=int, help='torch.set_num_threads (default: torch default)')
     parser.add_argument('--json', help='write the figures and ratios to this file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
@@ -222,10 +229,37 @@ def run(args):
             summary['la_over_va_macs'] = mac_ratios
             print('  LA / VA MACs per stage (attention): '
                   + ', '.join(f'{k} {v:.2f}x' for k, v in mac_ratios.items()))
+    if args.roofline:
+        summary['roofline'] = roofline(args, candidates, results)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(summary, f, indent=2)
         print(f'\nwritten to {args.json}')
+
+
+def roofline(args, candidates, results):
+    """Achieved multiply-accumulate throughput of every measured row against the machine's matmul peaks."""
+    peaks = {name: matmul_peak_gmacs(dtype, args.device) for name, dtype in
+             (('fp32', torch.float32), ('bf16', torch.bfloat16))}
+    passes = 3 if args.backward else 1
+    print(f'\nroofline ({"training step = 3x forward MACs" if args.backward else "forward"}; measured matmul '
+          f'peaks: fp32 {peaks["fp32"]:.0f}, bf16 {peaks["bf16"]:.0f} GMAC/s)')
+    print(f'  {"model":<34} {"shape":>9} {"GMAC":>8} {"ms":>9} {"GMAC/s":>8} {"% fp32":>7} {"% bf16":>7}  top ops (self ms)')
+    rows, models = [], {c.name: c for c in candidates}
+    for result in results:
+        candidate = models[result.name]
+        x = torch.randn(result.batch, 3, *result.shape, device=args.device)
+        macs = passes * forward_gmacs(candidate.model, x)
+        achieved = macs / (result.median_ms / 1e3)
+        top = top_operators(candidate.model, x, args.backward, DTYPES[args.dtype])
+        rows.append(dict(name=result.name, shape=list(result.shape), batch=result.batch, gmacs=macs,
+                         median_ms=result.median_ms, gmacs_per_s=achieved,
+                         fraction_of_peak={k: achieved / v for k, v in peaks.items()},
+                         top_operators=[dict(op=op, self_ms=ms) for op, ms in top]))
+        ops = ', '.join(f'{op.removeprefix("aten::")} {ms:.0f}' for op, ms in top)
+        print(f'  {result.name:<34} {result.shape[0]}x{result.shape[1]:<4} {macs:8.1f} {result.median_ms:9.1f} '
+              f'{achieved:8.1f} {100 * achieved / peaks["fp32"]:6.1f}% {100 * achieved / peaks["bf16"]:6.1f}%  {ops}')
+    return dict(peaks_gmacs_per_s=peaks, macs_per_step=f'{passes}x forward', rows=rows)
 
 
 if __name__ == '__main__':

@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..models.api import attention_blocks, set_attention_mode
 
@@ -185,6 +186,59 @@ def cpu_bf16_support() -> str:
     if torch.cpu._is_avx512_bf16_supported():
         return 'AVX512-BF16'
     return 'none'
+
+
+def matmul_peak_gmacs(dtype: torch.dtype = torch.float32, device: str = 'cpu', max_size: int = 2048,
+                      repeats: int = 5) -> float:
+    """Measured matmul throughput of this machine, in G multiply-accumulates per second: the best of ``repeats``
+    square products, the practical peak a dense model can approach. Linear layers (``F.linear``) and matmuls can
+    take different kernels (on a CPU without bf16 units, bf16 ``F.linear`` goes to oneDNN and a bf16 matmul to a
+    far slower fallback): the faster one is the peak. For each, the size doubles from 256 up to ``max_size``
+    while a product takes under 50 ms, so a slow path is measured in seconds, not minutes."""
+
+    def best_gmacs(product: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], size: int, rounds: int) -> float:
+        a = torch.randn(size, size, device=device).to(dtype)
+        b = torch.randn(size, size, device=device).to(dtype)
+        product(a, b)  # warm-up
+        best = float('inf')
+        for _ in range(rounds):
+            start = time.perf_counter()
+            product(a, b)
+            if a.is_cuda:
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - start)
+        return size**3 / best / 1e9
+
+    peaks = []
+    for product in (torch.matmul, F.linear):
+        size = 256
+        while size < max_size and size**3 / best_gmacs(product, size, 1) / 1e9 < 0.05:
+            size *= 2
+        peaks.append(best_gmacs(product, size, repeats))
+    return max(peaks)
+
+
+def forward_gmacs(model: nn.Module, x: torch.Tensor) -> float:
+    """Multiply-accumulates of one forward, counted by the FLOPs tool's convention (fvcore + mmagent's handles),
+    in G; the model's train/eval mode is restored afterwards."""
+    from .flops import count_flops
+    training = model.training
+    model.eval()
+    try:
+        return count_flops(model, (x, )).total() / 1e9
+    finally:
+        model.train(training)
+
+
+def top_operators(model: nn.Module, x: torch.Tensor, backward: bool, autocast: Optional[torch.dtype],
+                  count: int = 5) -> List[Tuple[str, float]]:
+    """The ``count`` operators with the most self time in one (training) step: (name, ms)."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if x.is_cuda else [])
+    with profile(activities=activities) as prof:
+        _step(model, x, backward, autocast)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    return [(e.key, e.self_cpu_time_total / 1e3) for e in events[:count]]
 
 
 def cpu_peak_bytes(run: Callable[[], Any]) -> int:
