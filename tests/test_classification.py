@@ -18,6 +18,7 @@ from mmagent.utils.mmpretrain_compat import TorchvisionMissing, import_mmpretrai
 
 from .conftest import REPO_ROOT, load_reference
 from .test_flops import uncounted
+from .test_official_equivalence import _stage_tokens
 
 TOLERANCE = 1e-5
 IMAGENET_CONFIGS = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '*', 'imagenet', '*.py')))
@@ -125,16 +126,6 @@ def _classification_layout(downstream_sd, num_stages, channels, num_classes=10, 
     sd['head.weight'] = 0.1 * torch.randn(num_classes, channels, generator=gen)
     sd['head.bias'] = 0.1 * torch.randn(num_classes, generator=gen)
     return sd
-
-
-def _stage_tokens(backbone, blocks, image):
-    captured = []
-    hooks = [b.register_forward_hook(lambda m, i, o: captured.append(o)) for b in blocks]
-    with torch.no_grad():
-        backbone(image)
-    for hook in hooks:
-        hook.remove()
-    return captured
 
 
 @pytest.mark.parametrize('family', ['agent_swin', 'agent_pvt'])

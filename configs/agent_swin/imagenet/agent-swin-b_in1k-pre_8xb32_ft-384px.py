@@ -1,42 +1,19 @@
-# Agent-Swin-B fine-tuned from the 224 checkpoint to 384 images (set load_from to the official or an mmagent 224
-# checkpoint; official files load as released). Unlike the official 384 models, the 224 geometry is kept and its
-# position parameters are resized at run time (as in detection and segmentation), so any 224 checkpoint loads
-# unchanged; evaluate the result with this config, not with the agent-swin-b_in1k-384px one.
-_base_ = ['./agent-swin-b_8xb128_in1k.py']
+# Agent-Swin-B fine-tuned from the 224 checkpoint to 384 images with the official fine-tuning schedule
+# (configs/_base_/classification/finetune_384.py); set load_from to the official or an mmagent 224 checkpoint
+# (official files load as released). Unlike the official 384 models, the 224 geometry is kept and its position
+# parameters are resized at run time (as in detection and segmentation), so any 224 checkpoint loads unchanged;
+# evaluate the result with this config, not with agent-swin-b_in1k-384px.
+_base_ = [
+    './agent-swin-b_8xb128_in1k.py',
+    '../../_base_/classification/in1k_pipelines.py',
+    '../../_base_/classification/finetune_384.py',
+]
 
-load_from = 'checkpoints/agent_swin_b.pth'
-img_size = 384
-bgr_mean = [103.53, 116.28, 123.675]
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=img_size, backend='pillow', interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandAugment', policies='timm_increasing', num_policies=2, total_level=10, magnitude_level=9,
-         magnitude_std=0.5, hparams=dict(pad_val=[round(x) for x in bgr_mean], interpolation='bicubic')),
-    dict(type='RandomErasing', erase_prob=0.25, mode='rand', min_area_ratio=0.02, max_area_ratio=1 / 3,
-         fill_color=bgr_mean, fill_std=[57.375, 57.12, 58.395]),
-    dict(type='PackInputs'),
-]
-# TEST.CROP False in the official config: the whole image resized to img_size x img_size.
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(img_size, img_size), backend='pillow', interpolation='bicubic'),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+load_from = 'checkpoints/agent_swin_b_max_acc.pth'
+train_dataloader = dict(dataset=dict(pipeline={{_base_.in1k_384_nocrop.train}}), batch_size=32)
+val_dataloader = dict(dataset=dict(pipeline={{_base_.in1k_384_nocrop.test}}), batch_size=32)
 test_dataloader = val_dataloader
-
-train_dataloader = dict(batch_size=32)
-val_dataloader = dict(batch_size=32)
-test_dataloader = val_dataloader
-# Official 384 fine-tuning: 30 epochs, 5 warmup, lr 2e-5 per 512 images (1e-5 at 8 x 32), weight decay 1e-8,
-# cosine to 2e-7 per 512, drop path 0.5.
-optim_wrapper = dict(optimizer=dict(lr=2e-5 * 256 / 512, weight_decay=1e-8))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, end=5, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=2e-7 * 256 / 512, by_epoch=True, begin=5, end=30,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(max_epochs=30)
+optim_wrapper = dict(optimizer={{_base_.finetune_384_swin.optimizer}})
+param_scheduler = {{_base_.finetune_384_swin.param_scheduler}}
+train_cfg = dict(max_epochs={{_base_.finetune_384_swin.max_epochs}})
 auto_scale_lr = dict(base_batch_size=256)

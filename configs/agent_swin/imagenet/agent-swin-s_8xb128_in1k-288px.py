@@ -1,26 +1,8 @@
 # Agent-Swin-S trained and evaluated at 288 (the released agent_swin_s_288 model: 300 epochs from scratch at 288,
 # official window 72 of the agent blocks = the whole stage-1 map, window 9 of the Swin blocks, no test crop).
-_base_ = ['./agent-swin-s_8xb128_in1k.py']
+_base_ = ['./agent-swin-s_8xb128_in1k.py', '../../_base_/classification/in1k_pipelines.py']
 
 model = dict(backbone=dict(pretrain_img_size=288, window_size=9))
-img_size = 288
-bgr_mean = [103.53, 116.28, 123.675]
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=img_size, backend='pillow', interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandAugment', policies='timm_increasing', num_policies=2, total_level=10, magnitude_level=9,
-         magnitude_std=0.5, hparams=dict(pad_val=[round(x) for x in bgr_mean], interpolation='bicubic')),
-    dict(type='RandomErasing', erase_prob=0.25, mode='rand', min_area_ratio=0.02, max_area_ratio=1 / 3,
-         fill_color=bgr_mean, fill_std=[57.375, 57.12, 58.395]),
-    dict(type='PackInputs'),
-]
-# TEST.CROP False in the official config: the whole image resized to img_size x img_size.
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(img_size, img_size), backend='pillow', interpolation='bicubic'),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+train_dataloader = dict(dataset=dict(pipeline={{_base_.in1k_288_nocrop.train}}))
+val_dataloader = dict(dataset=dict(pipeline={{_base_.in1k_288_nocrop.test}}))
 test_dataloader = val_dataloader
