@@ -12,12 +12,13 @@ from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.registry import Registry
 from mmseg.registry import MODELS as MMSEG_MODELS
 
-from .utils.mmpretrain_compat import mmpretrain_available
+from .utils.mmpretrain_compat import guard_mmpretrain_registries, mmpretrain_available
 
 __all__ = ['MMDET_MODELS', 'MMSEG_MODELS', 'MMPRETRAIN_MODELS', 'TASK_MODELS', 'register_model']
 
 if mmpretrain_available():
     from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+    guard_mmpretrain_registries()  # their first lookup imports mmpretrain's packages, torchvision or not
 else:  # mmpretrain is optional for the detection / segmentation use
     MMPRETRAIN_MODELS = None
 

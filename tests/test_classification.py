@@ -2,6 +2,7 @@
 checkpoints loading as released, the official logits, counts and FLOPs, and the tools end to end."""
 import glob
 import os.path as osp
+import pickle
 import subprocess
 import sys
 
@@ -47,6 +48,22 @@ def test_mmpretrain_imports_without_torchvision():
     from mmpretrain.registry import MODELS
     for name in ('AgentSwinTransformer', 'FLattenPVTv2', 'LaViT', 'AuxLossWrapper'):
         assert MODELS.get(name) is not None, name
+
+
+def test_first_registry_lookup_works_without_torchvision():
+    """A fresh process whose first use of mmpretrain is a registry build (as mmpretrain's own runner does after
+    custom_imports=['mmagent']): the registry's lazy import goes through the torchvision stand-ins."""
+    code = ("import sys, mmagent\n"
+            "from mmengine.registry import DefaultScope\n"
+            "from mmpretrain.registry import MODELS\n"
+            "with DefaultScope.overwrite_default_scope('mmpretrain'):\n"
+            "    model = MODELS.build(dict(type='ImageClassifier', backbone=dict(type='FLattenPVTv2', arch='b0'),\n"
+            "        neck=dict(type='GlobalAveragePooling'), head=dict(type='LinearClsHead', num_classes=10,\n"
+            "        in_channels=256)))\n"
+            "print(type(model).__name__, 'torchvision' in sys.modules)\n")
+    result = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-2:] == ['ImageClassifier', 'False']
 
 
 @pytest.mark.parametrize('path', IMAGENET_CONFIGS, ids=lambda p: osp.basename(p))
@@ -331,12 +348,17 @@ def test_evaluation_config_end_to_end(imagenet_folder, tmp_path):
     checkpoint = tmp_path / 'flatten_pvt_v2_b0.pth'
     torch.save(dict(model=official, epoch=299), checkpoint)
     result = subprocess.run([sys.executable, 'tools/test.py', config, str(checkpoint), '--work-dir', str(tmp_path / 'w'),
+                             '--out', str(tmp_path / 'predictions.pkl'), '--show-dir', 'shown',
                              '--cfg-options', *_loader_options(imagenet_folder, 2)],
                             cwd=REPO_ROOT, capture_output=True, text=True)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     assert 'of the official classification layout from' in log
     assert 'accuracy/top1' in log and 'accuracy/top5' in log
+    with open(tmp_path / 'predictions.pkl', 'rb') as f:
+        assert len(pickle.load(f)) == 6  # one entry per val image (a file this test wrote)
+    assert len(glob.glob(str(tmp_path / 'w' / 'shown' / '*.png'))) == 6  # every val image painted
+    assert not osp.exists(osp.join(REPO_ROOT, 'shown'))
 
 
 def test_lavit_pretraining_config_trains(imagenet_folder, tmp_path):

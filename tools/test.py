@@ -4,7 +4,7 @@ ones, top-1 / top-5 for mmpretrain (ImageNet) configs, which also take an offici
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE|DIR] [--show-dir DIR] [--amp] [--compile]
                                            [--cfg-options k=v ...] [--launcher ...]
 
-``--out``: mmdet configs dump predictions to a .pkl file; mmseg configs write label maps to a folder.
+``--out``: mmdet and mmpretrain configs dump predictions to a .pkl file; mmseg configs write label maps to a folder.
 ``--show-dir``: painted predictions, saved under the work dir's timestamped folder.
 ``--amp``: mixed precision: fp16 on CUDA; without CUDA, bf16 autocast of the backbone and neck (the CPU's bf16
 matrix units where it has them) with float32 heads, whose mmcv CPU kernels (RoIAlign, NMS) take float32 only.
@@ -28,7 +28,7 @@ def parse_args():
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the directory to save the evaluation metrics')
-    parser.add_argument('--out', help='mmdet: .pkl file of predictions; mmseg: folder of predicted label maps')
+    parser.add_argument('--out', help='mmdet / mmpretrain: .pkl file of predictions; mmseg: folder of predicted label maps')
     parser.add_argument('--show', action='store_true', help='show prediction results in a window')
     parser.add_argument('--show-dir', help='directory (under the work dir) for painted predictions')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of --show (s)')
@@ -49,6 +49,14 @@ def enable_visualization(cfg, task, args):
     hook = cfg.default_hooks.get('visualization')
     if hook is None:
         raise SystemExit('error: --show/--show-dir need a visualization hook in default_hooks')
+    if task == 'mmpretrain':  # mmpretrain's VisualizationHook: enable, interval (in samples), out_dir
+        hook.update(enable=True, interval=1)
+        if args.show:
+            hook.update(show=True, wait_time=args.wait_time)
+        if args.show_dir:  # under the work dir, as for detection / segmentation
+            hook['out_dir'] = args.show_dir if os.path.isabs(args.show_dir) else os.path.join(cfg.work_dir,
+                                                                                               args.show_dir)
+        return
     hook['draw'] = True
     if args.show:
         hook['show'] = True
@@ -78,8 +86,9 @@ def main():
     if args.out and task == 'mmseg':
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    if args.out and task == 'mmdet' and not args.out.endswith(('.pkl', '.pickle')):
-        raise SystemExit(f'error: --out for a detection config must be a .pkl file, got {args.out!r}')
+    if args.out and task in ('mmdet', 'mmpretrain') and not args.out.endswith(('.pkl', '.pickle')):
+        raise SystemExit(f'error: --out for a detection or classification config must be a .pkl file, got '
+                         f'{args.out!r}')
 
     if init_cpu_distributed(args.launcher):
         notes.append('torchrun without CUDA: gloo process group initialised by mmagent')
@@ -89,6 +98,9 @@ def main():
     if args.out and task == 'mmdet':
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    if args.out and task == 'mmpretrain':
+        from mmengine.evaluator import DumpResults
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     runner.test()
 
 

@@ -16,13 +16,14 @@ import sys
 import types
 from typing import Any, Dict, Optional
 
-__all__ = ['import_mmpretrain', 'mmpretrain_available', 'TorchvisionMissing']
+__all__ = ['import_mmpretrain', 'mmpretrain_available', 'guard_mmpretrain_registries', 'TorchvisionMissing']
 
 # What mmpretrain needs importable: every package its registries are filled from.
 MMPRETRAIN_PACKAGES = ('mmpretrain.models', 'mmpretrain.datasets', 'mmpretrain.evaluation', 'mmpretrain.engine',
                        'mmpretrain.structures', 'mmpretrain.visualization')
 
 _imported: Optional[bool] = None
+_importing = False
 
 
 class TorchvisionMissing(ImportError):
@@ -86,9 +87,11 @@ def mmpretrain_available() -> bool:
 
 def import_mmpretrain() -> bool:
     """Import mmpretrain's packages (with the stand-ins when torchvision is missing); False if not installed."""
-    global _imported
+    global _imported, _importing
     if _imported is not None:
         return _imported
+    if _importing:  # a registry lookup from inside mmpretrain's own import: the stand-ins are in place
+        return True
     if not mmpretrain_available():
         _imported = False
         return False
@@ -96,10 +99,12 @@ def import_mmpretrain() -> bool:
     stand_ins = {} if real_torchvision else _stand_ins()
     previous = {name: sys.modules[name] for name in stand_ins if name in sys.modules}
     sys.modules.update(stand_ins)
+    _importing = True
     try:
         for package in MMPRETRAIN_PACKAGES:
             importlib.import_module(package)
     finally:
+        _importing = False
         for name in stand_ins:
             if previous.get(name) is not None:
                 sys.modules[name] = previous[name]
@@ -107,3 +112,21 @@ def import_mmpretrain() -> bool:
                 sys.modules.pop(name, None)
     _imported = True
     return True
+
+
+def guard_mmpretrain_registries() -> None:
+    """Route every mmpretrain registry's lazy import of its packages (mmengine's ``import_from_location``, run by
+    the first ``get`` / ``build``, e.g. when a runner builds an mmpretrain config) through
+    :func:`import_mmpretrain`, so that it works without torchvision however the registry is first used."""
+    from mmengine.registry import Registry
+    import mmpretrain.registry as registries
+    for registry in vars(registries).values():
+        if isinstance(registry, Registry) and not getattr(registry, '_mmagent_guarded', False):
+            lazy_import = registry.import_from_location
+
+            def guarded(lazy_import=lazy_import) -> None:
+                import_mmpretrain()
+                lazy_import()
+
+            registry.import_from_location = guarded
+            registry._mmagent_guarded = True
