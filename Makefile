@@ -13,6 +13,8 @@ CONSTRAINTS := -c requirements/constraints.txt
 STAMP := $(VENV)/.mmagent-installed
 DEMO_DIR ?= work_dirs/demo
 PYTEST_ARGS ?=
+# pytest-xdist workers: one per core, at most 4 (tests/conftest.py gives each its share of the cores).
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
 
 .PHONY: install demo test clean-venv
 
@@ -38,7 +40,7 @@ demo: install
 	$(PY) tools/demo.py --work-dir $(DEMO_DIR)
 
 test: install
-	$(PY) -m pytest tests --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,3 +1,4 @@
+import functools
 import os
 import os.path as osp
 import subprocess
@@ -18,6 +19,39 @@ REFERENCE_DIRS = [d for d in (os.environ.get('MMAGENT_REFERENCE_DIR'),
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: full-size models (param counts, FLOPs, equivalence); run by make test')
+    _cache_package_metafiles()
+    _share_cores_between_workers()
+
+
+def _share_cores_between_workers():
+    """Under pytest-xdist (``make test`` runs one worker per core, at most a few), each worker and the tools it
+    starts get their share of the cores: torch's default of every core per process would oversubscribe them."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    if workers > 1:
+        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        torch.set_num_threads(threads)
+        for name in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+            os.environ[name] = str(threads)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Groups for ``--dist loadgroup``: a test file runs in one worker (its module-scoped caches, e.g. the FLOPs
+    counts of test_flops.py, are filled once), and every test that uses a ``train_demo`` run shares one worker, so
+    each training run happens once."""
+    for item in items:
+        group = 'train_demo' if 'train_demo' in getattr(item, 'fixturenames', ()) else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _cache_package_metafiles():
+    """Each ``mmdet::`` / ``mmseg::`` / ``mmpretrain::`` base a config names makes mmengine parse every
+    metafile.yml of that package again (about 0.6 s); this process parses a few hundred configs. The files do not
+    change during a run and mmengine only reads the parsed result, so the parse is done once per file."""
+    from mmengine.config import utils
+    load = utils.load
+    parsed = functools.lru_cache(maxsize=None)(load)
+    utils.load = lambda file, *args, **kwargs: (parsed(file) if isinstance(file, str) and not args and not kwargs
+                                                else load(file, *args, **kwargs))
 
 
 @pytest.fixture(autouse=True)

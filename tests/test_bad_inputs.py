@@ -207,7 +207,7 @@ def test_malformed_inputs_through_the_tools(tmp_path, demo_data):
     options = det_options(demo_data, 2) + [
         f'train_dataloader.dataset.data_root={root}/', f'train_dataloader.dataset.ann_file={works}',
         'train_dataloader.dataset.data_prefix.img=img/', 'train_dataloader.batch_size=4',
-        'train_dataloader.batch_sampler=None', 'train_cfg.val_interval=100']
+        'train_dataloader.batch_sampler=None', 'train_cfg.val_begin=100']
     test_options = [f'{loader}.dataset.{key}' for loader in ('val_dataloader', 'test_dataloader') for key in
                     (f'data_root={root}/', f'ann_file={tall}', 'data_prefix.img=img/')]
     test_options += [f'{name}_evaluator.ann_file={root}/{tall}' for name in ('val', 'test')]

@@ -14,7 +14,7 @@ from .test_tools import new_family_run, seg_options
 
 
 def own_run(config, data):
-    return (seg_options(data, 2) + ['train_cfg.val_interval=100'], )
+    return (seg_options(data, 2) + ['train_cfg.val_begin=100'], )
 
 
 # family -> (config, task, the training run that writes its checkpoint): the two-iteration runs of the AMP and

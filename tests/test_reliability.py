@@ -413,7 +413,7 @@ def finite_losses(log):
 def amp_run(config, data):
     """The --amp run of a demo config (two iterations, no validation; shared with test_inference_apis)."""
     options = det_options if osp.basename(config).startswith('mask-rcnn_') else seg_options
-    return options(data, 2) + ['train_cfg.val_interval=100'], '--amp'
+    return options(data, 2) + ['train_cfg.val_begin=100'], '--amp'
 
 
 @pytest.mark.slow
@@ -504,7 +504,7 @@ train_dataloader = dict(batch_size=3, dataset=dict(
 """)
     options = [o for o in det_options(demo_data, 2) if not o.startswith('train_dataloader.')]
     options += ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-                'train_cfg.val_interval=100']
+                'train_cfg.val_begin=100']
     log = run_tool('tools/train.py', str(config), '--work-dir', str(tmp_path / 'w'), '--cfg-options', *options)
     assert trained_iterations(log) == [1, 2]
     assert finite_losses(log), log[-2000:]

@@ -191,7 +191,8 @@ class BackboneBase(DerivedCacheOwner, BaseModule):
 
     def drop_path_rates(self, depths: Sequence[int]) -> List[List[float]]:
         """Stochastic-depth rate of every block, per stage: linear from 0 to ``drop_path_rate`` over all blocks."""
-        rates = torch.linspace(0, self.drop_path_rate, sum(depths)).tolist()
+        # device='cpu': plain numbers, also when the model is built under a meta / cuda default device
+        rates = torch.linspace(0, self.drop_path_rate, sum(depths), device='cpu').tolist()
         return [rates[sum(depths[:stage]):sum(depths[:stage + 1])] for stage in range(len(depths))]
 
     # Set by the skeleton: the channels of every stage's output map (what a neck's in_channels lists).
