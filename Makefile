@@ -40,7 +40,7 @@ demo: install
 	$(PY) tools/demo.py --work-dir $(DEMO_DIR)
 
 test: install
-	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -34,13 +34,41 @@ def _share_cores_between_workers():
             os.environ[name] = str(threads)
 
 
-def pytest_collection_modifyitems(config, items):
-    """Groups for ``--dist loadgroup``: a test file runs in one worker (its module-scoped caches, e.g. the FLOPs
-    counts of test_flops.py, are filled once), and every test that uses a ``train_demo`` run shares one worker, so
-    each training run happens once."""
-    for item in items:
-        group = 'train_demo' if 'train_demo' in getattr(item, 'fixturenames', ()) else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
+# The tests that use ``train_demo`` runs (tools/train.py once per session for each configuration they share).
+TRAIN_DEMO_TESTS = ('tests/test_inference_apis.py::test_inference_apis_load_trained_checkpoints',
+                    'tests/test_reliability.py::test_amp_test_tool',
+                    'tests/test_reliability.py::test_amp_training_for_every_family',
+                    'tests/test_tools.py::test_new_family_trains_and_tests')
+
+
+def _worker_scope(nodeid: str) -> str:
+    """The pytest-xdist work unit of a test: its file, so module-scoped caches (the FLOPs counts of test_flops.py)
+    fill once, and one unit for every test in TRAIN_DEMO_TESTS, so each shared training run happens once."""
+    return 'train_demo' if nodeid.split('[')[0] in TRAIN_DEMO_TESTS else nodeid.split('::')[0]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``make test`` runs ``pytest -n N``: tests go to workers by _worker_scope (pytest-xdist's own
+    ``--dist loadgroup`` marks do not reach the test ids under pytest 9)."""
+    if config.getvalue('dist') not in ('load', 'loadscope'):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByScope(LoadScopeScheduling):
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _worker_scope(nodeid)
+
+    return ByScope(config, log)
+
+
+def pytest_itemcollected(item):
+    """TRAIN_DEMO_TESTS must list exactly the tests that use train_demo, or the runs would be repeated."""
+    uses = 'train_demo' in getattr(item, 'fixturenames', ())
+    if uses != (item.nodeid.split('[')[0] in TRAIN_DEMO_TESTS):
+        raise pytest.UsageError(f'{item.nodeid} {"uses" if uses else "does not use"} train_demo: update '
+                                f'TRAIN_DEMO_TESTS in tests/conftest.py')
 
 
 def _cache_package_metafiles():
