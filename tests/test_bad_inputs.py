@@ -20,7 +20,7 @@ from mmagent.engine import DataPipelineError, DatasetConfigError, check_datasets
 
 from .conftest import REPO_ROOT
 from .test_reliability import sha256
-from .test_tools import DET_CONFIG, det_options, run_tool, trained_iterations
+from .test_tools import DET_CONFIG, NO_VALIDATION, det_options, run_tool, trained_iterations
 
 CATEGORIES = [dict(id=i + 1, name=n) for i, n in enumerate(('rectangle', 'ellipse', 'triangle', 'star'))]
 _rng = np.random.RandomState(0)
@@ -207,7 +207,7 @@ def test_malformed_inputs_through_the_tools(tmp_path, demo_data):
     options = det_options(demo_data, 2) + [
         f'train_dataloader.dataset.data_root={root}/', f'train_dataloader.dataset.ann_file={works}',
         'train_dataloader.dataset.data_prefix.img=img/', 'train_dataloader.batch_size=4',
-        'train_dataloader.batch_sampler=None', 'train_cfg.val_begin=100']
+        'train_dataloader.batch_sampler=None', NO_VALIDATION]
     test_options = [f'{loader}.dataset.{key}' for loader in ('val_dataloader', 'test_dataloader') for key in
                     (f'data_root={root}/', f'ann_file={tall}', 'data_prefix.img=img/')]
     test_options += [f'{name}_evaluator.ann_file={root}/{tall}' for name in ('val', 'test')]

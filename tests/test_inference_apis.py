@@ -10,11 +10,11 @@ import torch
 from mmagent.utils.checkpoint import load_checkpoint_file
 
 from .test_reliability import amp_run
-from .test_tools import new_family_run, seg_options
+from .test_tools import NO_VALIDATION, new_family_run, seg_options
 
 
 def own_run(config, data):
-    return (seg_options(data, 2) + ['train_cfg.val_begin=100'], )
+    return (seg_options(data, 2) + [NO_VALIDATION], )
 
 
 # family -> (config, task, the training run that writes its checkpoint): the two-iteration runs of the AMP and

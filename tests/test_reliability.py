@@ -23,7 +23,8 @@ from mmagent.engine import (CheckpointSaveError, DatasetConfigError, MMAgentRunn
 from mmagent.utils.checkpoint import load_checkpoint_file
 
 from .conftest import REPO_ROOT
-from .test_tools import DET_CONFIG, SEG_CONFIG, det_options, run_tool, seg_options, trained_iterations
+from .test_tools import (DET_CONFIG, NO_VALIDATION, SEG_CONFIG, det_options, run_tool, seg_options,
+                         trained_iterations)
 
 
 def sha256(path):
@@ -413,7 +414,7 @@ def finite_losses(log):
 def amp_run(config, data):
     """The --amp run of a demo config (two iterations, no validation; shared with test_inference_apis)."""
     options = det_options if osp.basename(config).startswith('mask-rcnn_') else seg_options
-    return options(data, 2) + ['train_cfg.val_begin=100'], '--amp'
+    return options(data, 2) + [NO_VALIDATION], '--amp'
 
 
 @pytest.mark.slow
@@ -504,7 +505,7 @@ train_dataloader = dict(batch_size=3, dataset=dict(
 """)
     options = [o for o in det_options(demo_data, 2) if not o.startswith('train_dataloader.')]
     options += ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-                'train_cfg.val_begin=100']
+                NO_VALIDATION]
     log = run_tool('tools/train.py', str(config), '--work-dir', str(tmp_path / 'w'), '--cfg-options', *options)
     assert trained_iterations(log) == [1, 2]
     assert finite_losses(log), log[-2000:]
