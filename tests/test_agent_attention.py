@@ -78,6 +78,28 @@ def test_training_step_runs_the_fused_kernel_with_its_backward():
     assert op.an_bias.grad.abs().sum() > 0 and op.ha_bias.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_inference_masks_cached_contiguous_in_the_compute_dtype(dtype):
+    """At inference the fused attention gets its bias masks cached, contiguous and already in the dtype it runs in
+    (bf16 under autocast): no per-call cast or layout copy of an (N, n') mask."""
+    from torch.profiler import profile
+    op = AgentAttention(32, 2, agent_num=16, agent_shape=(12, 12), pretrain_hw=28).eval()
+    x = torch.randn(2, 25 * 37, 32)
+    with torch.no_grad(), torch.autocast('cpu', torch.bfloat16, enabled=dtype == torch.bfloat16):
+        op(x, (25, 37))
+        with profile(record_shapes=True) as prof:
+            op(x, (25, 37))
+    mask_shapes = ([1, 2, 144, 25 * 37], [1, 2, 25 * 37, 144])
+    copies = [e.name for e in prof.events()
+              if e.name in ('aten::copy_', 'aten::contiguous', 'aten::_to_copy') and e.input_shapes
+              and e.input_shapes[0] in mask_shapes]
+    assert not copies
+    with torch.no_grad():
+        b1, b2 = op.position_biases((25, 37), dtype)
+    assert b1.dtype == b2.dtype == dtype and b1.is_contiguous() and b2.is_contiguous()
+    assert op.bias_cache.misses == 1 and op.bias_cache.hits >= 2
+
+
 def test_biases_broadcast_over_batch_and_cache_at_inference():
     op = AgentAttention(32, 2, agent_num=16, agent_shape=(12, 12), pretrain_hw=28).eval()
     b1, b2 = op.position_biases((25, 37))

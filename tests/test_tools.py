@@ -121,3 +121,53 @@ def test_new_family_trains_and_tests(tmp_path, demo_data, train_demo, config, op
     log = run_tool('tools/test.py', config, osp.join(work, 'iter_2.pth'), '--work-dir', str(tmp_path / 'test'),
                    '--cfg-options', *options(demo_data, 2))
     assert re.search(re.escape(metric) + r'\s*[:|]', log) or metric in log
+
+
+def load_demo_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('mmagent_demo_tool', osp.join(REPO_ROOT, 'tools', 'demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('units, requested, amp, says', [
+    ('none', 'auto', False, 'fp32 (auto: the CPU has no bf16 matrix units'),
+    ('AVX512-BF16', 'auto', True, 'bf16 autocast (auto: CPU bf16 units: AVX512-BF16)'),
+    ('AMX', 'auto', True, 'bf16 autocast (auto: CPU bf16 units: AMX)'),
+    ('AMX', 'fp32', False, 'fp32 (requested'),
+    ('none', 'amp', True, 'bf16 autocast (requested'),
+])
+def test_demo_precision(monkeypatch, tmp_path, units, requested, amp, says):
+    """The demo runs bf16 autocast where the CPU has bf16 units (fp32 elsewhere), passes --amp to both the training
+    and the test run, and says which precision ran."""
+    import mmagent.analysis.benchmark as benchmark
+    import torch
+    demo = load_demo_tool()
+    monkeypatch.setattr(benchmark, 'cpu_bf16_support', lambda: units)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    use_amp, precision = demo.choose_precision(requested)
+    assert use_amp is amp and precision.startswith(says), precision
+
+    commands = []
+
+    work = tmp_path / 'work'
+
+    def record(cmd):
+        commands.append(cmd)
+        if cmd[1] == 'tools/train.py':
+            work.mkdir()
+            (work / 'last_checkpoint').write_text(str(work / 'iter_1.pth'))
+        else:
+            raise KeyboardInterrupt  # stop before the test run's outputs are needed
+
+    monkeypatch.setattr(demo, 'run', record)
+    data = tmp_path / 'data'
+    (data / 'coco' / 'annotations').mkdir(parents=True)
+    (data / 'coco' / 'annotations' / 'instances_val.json').write_text('{}')
+    monkeypatch.setattr(sys, 'argv', ['demo.py', '--work-dir', str(work), '--data-root', str(data),
+                                      '--precision', requested])
+    with pytest.raises(KeyboardInterrupt):
+        demo.main()
+    assert [c[1] for c in commands] == ['tools/train.py', 'tools/test.py']
+    assert [('--amp' in c) for c in commands] == [amp, amp]

@@ -7,6 +7,10 @@
 3. evaluates the last checkpoint on the val split with tools/test.py (COCO box and mask mAP) and paints the
    predictions;
 4. plots the training loss, and prints the numbers and where everything is.
+
+``--precision auto`` (the default) trains and tests with bf16 autocast (``--amp``) when the CPU has bf16 matrix
+units (AMX or AVX512-BF16, detected at run time) and in fp32 elsewhere, where bf16 is emulated and slower; the
+summary says which ran. ``--precision fp32`` / ``amp`` force one.
 """
 import argparse
 import glob
@@ -15,6 +19,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from typing import Tuple
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join('configs', 'demo', 'mask-rcnn_agent-pvt-t_fpn_demo.py')
@@ -60,13 +65,38 @@ def plot_losses(work_dir: str, out_png: str) -> bool:
     return True
 
 
+def choose_precision(requested: str) -> Tuple[bool, str]:
+    """(use ``--amp``, what runs and why) for ``--precision``: 'auto' takes mixed precision only on a CPU that
+    runs bf16 natively (train.py / test.py ``--amp`` is bf16 autocast on the CPU, fp16 on CUDA)."""
+    import torch
+
+    from mmagent.analysis.benchmark import cpu_bf16_support
+    amp_dtype = 'fp16' if torch.cuda.is_available() else 'bf16'
+    units = 'CUDA device' if torch.cuda.is_available() else f'CPU bf16 units: {cpu_bf16_support()}'
+    if requested == 'auto':
+        if torch.cuda.is_available():
+            return False, 'fp32 (auto: CUDA device; --precision amp for fp16)'
+        if cpu_bf16_support() == 'none':
+            return False, 'fp32 (auto: the CPU has no bf16 matrix units, bf16 would be emulated and slower)'
+        return True, f'bf16 autocast (auto: {units})'
+    if requested == 'amp':
+        return True, f'{amp_dtype} autocast (requested; {units})'
+    return False, f'fp32 (requested; {units})'
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--config', default=DEFAULT_CONFIG)
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'demo'))
     parser.add_argument('--data-root', default=osp.join('data', 'demo'))
     parser.add_argument('--max-iters', type=int, help='override the number of training iterations')
+    parser.add_argument('--precision', choices=('auto', 'fp32', 'amp'), default='auto',
+                        help='amp: --amp of train.py and test.py (bf16 autocast on the CPU); auto: amp where the '
+                             'CPU has bf16 matrix units, fp32 elsewhere')
     args = parser.parse_args()
+    use_amp, precision = choose_precision(args.precision)
+    print(f'precision: {precision}', flush=True)
+    amp = ['--amp'] if use_amp else []
     start = time.time()
     python = sys.executable
     work_dir = osp.join(REPO, args.work_dir) if not osp.isabs(args.work_dir) else args.work_dir
@@ -83,13 +113,13 @@ def main() -> None:
     if args.max_iters:
         options += [f'train_cfg.max_iters={args.max_iters}']
     # no validation during training: step 3 evaluates the final checkpoint
-    run(train_cmd + ['--cfg-options'] + options + ['train_cfg.val_begin=1000000'])
+    run(train_cmd + amp + ['--cfg-options'] + options + ['train_cfg.val_begin=1000000'])
     train_done = time.time()
 
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
-    run([python, 'tools/test.py', args.config, checkpoint, '--work-dir', work_dir, '--show-dir', 'predictions',
-         '--cfg-options'] + [o for o in options if o.startswith(('test_', 'val_'))])
+    run([python, 'tools/test.py', args.config, checkpoint, '--work-dir', work_dir, '--show-dir', 'predictions']
+        + amp + ['--cfg-options'] + [o for o in options if o.startswith(('test_', 'val_'))])
 
     metrics_file = latest(osp.join(work_dir, '*', '*.json'))
     with open(metrics_file) as f:
@@ -104,6 +134,7 @@ def main() -> None:
           f"mAP@0.75 {metrics['coco/bbox_mAP_75']:.3f}")
     print(f"  mask mAP {metrics['coco/segm_mAP']:.3f}   mAP@0.5 {metrics['coco/segm_mAP_50']:.3f}   "
           f"mAP@0.75 {metrics['coco/segm_mAP_75']:.3f}")
+    print(f'  precision: {precision}')
     print(f'  time: training {train_done - start:.0f} s, total {time.time() - start:.0f} s')
     print(f'  checkpoint:       {checkpoint}')
     print(f'  predictions:      {prediction_dir}')

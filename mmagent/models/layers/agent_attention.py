@@ -103,13 +103,20 @@ class AgentAttentionCore(AttentionOp):
         grid = maps.reshape(g, p, p, height * width).permute(0, 3, 1, 2)
         return resize_grid(grid, self.agent_shape).reshape(g, height * width, -1)
 
-    def position_biases(self, hw_shape: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """B₁ (1, h, n', N) agent→token and B₂ (1, h, N, n') token→agent for an (H, W) map (docs/design/agent_attention.md).
+    def position_biases(self, hw_shape: Tuple[int, int],
+                        dtype: Optional[torch.dtype] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """B₁ (1, h, n', N) agent→token and B₂ (1, h, N, n') token→agent for an (H, W) map (docs/design/agent_attention.md),
+        contiguous and in ``dtype`` (default: the parameters'), as the fused attention takes its mask without a copy.
 
-        Cached per (H, W) at inference; recomputed whenever gradients are on.
+        Cached per (H, W) and dtype at inference (under autocast the cast to bf16 is cached too); recomputed
+        whenever gradients are on.
         """
-        return self.bias_cache.get(self, tuple(hw_shape), self._bias_params(),
-                                   lambda: self._compute_biases(tuple(hw_shape)))
+        dtype = dtype or self.an_bias.dtype
+
+        def compute() -> Tuple[torch.Tensor, torch.Tensor]:
+            return tuple(b.to(dtype).contiguous() for b in self._compute_biases(tuple(hw_shape)))
+
+        return self.bias_cache.get(self, (tuple(hw_shape), dtype), self._bias_params(), compute)
 
     def _spatial_biases(self, hw_shape: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
         """The biases resized to the (H, W) map on the pretraining agent grid: agent→token and token→agent,
@@ -166,12 +173,10 @@ class AgentAttentionCore(AttentionOp):
             if self.agent_shape[0] * self.agent_shape[1] > self.agent_num:
                 return merge_heads(self._attend_low_rank(q_h, k_h, v_h, a_h, hw_shape, drop))
             return merge_heads(self._attend_explicit(q_h, k_h, v_h, a_h, hw_shape))
-        bias_agent, bias_token = self.position_biases(hw_shape)
+        bias_agent, bias_token = self.position_biases(hw_shape, q_h.dtype)
         # Fused softmax(s·QKᵀ + bias)·V: several times faster on CPU than the explicit form, same result.
-        agent_v = F.scaled_dot_product_attention(a_h, k_h, v_h, attn_mask=bias_agent.to(a_h.dtype), dropout_p=drop,
-                                                 scale=self.scale)
-        out = F.scaled_dot_product_attention(q_h, a_h, agent_v, attn_mask=bias_token.to(q_h.dtype), dropout_p=drop,
-                                             scale=self.scale)
+        agent_v = F.scaled_dot_product_attention(a_h, k_h, v_h, attn_mask=bias_agent, dropout_p=drop, scale=self.scale)
+        out = F.scaled_dot_product_attention(q_h, a_h, agent_v, attn_mask=bias_token, dropout_p=drop, scale=self.scale)
         return merge_heads(out)
 
     def _needs_grad(self, *inputs: torch.Tensor) -> bool:
