@@ -41,8 +41,8 @@ def test_matches_literal_spec(hw, pretrain, pe_interp, layout):
 
 @pytest.mark.parametrize('op_cls', ['FocusedLinearAttention', 'FLattenSwinTransformer'])
 def test_float64_stays_float64(op_cls):
-    """fp32_attention (the default) raises half precision to fp32 and leaves float64 alone: in float64 the fast
-    form equals the literal one to float64 rounding, not to fp32's."""
+    """fp32_attention leaves float64 alone: in float64 the fast form equals the literal one to float64 rounding,
+    not to fp32's."""
     torch.manual_seed(0)
     if op_cls == 'FocusedLinearAttention':
         op = _randomise(FocusedLinearAttention(32, 2, pretrain_hw=(14, 14))).eval().double()
@@ -112,6 +112,45 @@ def test_fp16_core_stays_finite_where_the_sum_form_overflows():
     qf, kf = focusing_function(q, divisor, 3), focusing_function(k, divisor, 3)
     sum_form = qf @ (kf.transpose(-2, -1) @ v)
     assert not torch.isfinite(sum_form).all()
+
+
+@pytest.mark.parametrize('fp32_attention, autocast_dtype, phi_dtype', [
+    ('fp16', torch.bfloat16, torch.bfloat16),  # the default: bf16 (fp32's range) runs natively
+    (True, torch.bfloat16, torch.float32),
+    ('fp16', None, torch.float32),  # no autocast: fp32 stays fp32
+])
+def test_focusing_function_dtype_under_autocast(monkeypatch, fp32_attention, autocast_dtype, phi_dtype):
+    """Which dtype φ runs in: under bf16 autocast the default keeps Q and K in bf16 (the positional encoding
+    must not promote K to fp32); fp32_attention=True raises them; the outputs agree to bf16 rounding."""
+    import mmagent.models.layers.focused_linear_attention as fla
+    seen = []
+
+    def recording(t, divisor, power):
+        seen.append(t.dtype)
+        return focusing_function(t, divisor, power)
+
+    monkeypatch.setattr(fla, 'focusing_function', recording)
+    torch.manual_seed(0)
+    op = _randomise(FocusedLinearAttention(32, 2, pretrain_hw=(14, 14), fp32_attention=fp32_attention)).eval()
+    x = torch.randn(2, 25 * 37, 32)
+    with torch.no_grad():
+        ref = op(x, (25, 37))
+        seen.clear()
+        with torch.autocast('cpu', dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            out = op(x, (25, 37))
+    assert seen == [phi_dtype, phi_dtype]
+    assert F.cosine_similarity(out.float().flatten(), ref.flatten(), dim=0) > 0.999
+
+
+def test_fp16_raised_to_fp32_by_default():
+    """fp16 inputs (whose range t^p overflows) compute φ, z and KᵀV in fp32 by default."""
+    import mmagent.models.layers.focused_linear_attention as fla
+    op = FocusedLinearAttention(32, 2, pretrain_hw=(14, 14)).eval()
+    assert op._computes_in_fp32(torch.float16) and not op._computes_in_fp32(torch.bfloat16)
+    assert not FocusedLinearAttention(32, 2, fp32_attention=False)._computes_in_fp32(torch.float16)
+    with pytest.raises(ValueError, match='fp32_attention'):
+        FocusedLinearAttention(32, 2, fp32_attention='bf16')
+    assert fla.FocusedLinearCore._computes_in_fp32(op, torch.float64) is False
 
 
 @pytest.mark.slow

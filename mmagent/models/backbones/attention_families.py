@@ -8,7 +8,7 @@ import torch.nn as nn
 from ..layers.agent_attention import AgentAttention
 from ..layers.common import IntPair, per_stage, to_2tuple
 from ..layers.cswin_attention import CSwinAgentAttention, CSwinFocusedLinearAttention
-from ..layers.focused_linear_attention import FocusedLinearAttention
+from ..layers.focused_linear_attention import FP32Attention, FocusedLinearAttention
 from .base import BlockSpec
 
 __all__ = ['AgentAttentionFamily', 'FocusedLinearFamily']
@@ -77,7 +77,8 @@ class FocusedLinearFamily:
         focusing_factor: p of the focusing function (3).
         kernel_size: DWC kernel (5).
         pe_interp: resize mode of the positional encodings (``'bicubic'`` or ``'bilinear'``).
-        fp32_attention: run φ, z and KᵀV in fp32 under autocast (default True).
+        fp32_attention: which half-precision inputs φ, z and KᵀV run from in fp32 under autocast: ``'fp16'``
+            (default; bf16 runs natively), ``True`` (fp16 and bf16) or ``False``.
         **kwargs: the skeleton's arguments.
     """
 
@@ -89,7 +90,7 @@ class FocusedLinearFamily:
                  focusing_factor: float = 3,
                  kernel_size: int = 5,
                  pe_interp: str = 'bicubic',
-                 fp32_attention: bool = True,
+                 fp32_attention: FP32Attention = 'fp16',
                  **kwargs) -> None:
         self.focusing_factor = focusing_factor
         self.flatten_kernel_size = kernel_size

@@ -23,6 +23,10 @@ from .export import adaptive_avg_pool2d
 __all__ = ['AgentAttentionCore', 'AgentAttention']
 
 
+# dtypes in which a training step folds the biases into the fused attention (see AgentAttentionCore.attend)
+FUSED_TRAINING_DTYPES = (torch.float32, torch.float64)
+
+
 class AgentAttentionCore(AttentionOp):
     """The agent part of agent attention, on projected Q, K, V: agents pooled from Q, the stored position
     biases resized to the map, and the two softmax attentions (no projections, no term on V). The Swin/PVT
@@ -170,7 +174,9 @@ class AgentAttentionCore(AttentionOp):
         q_h, k_h, v_h, a_h = (split_heads(t, self.num_heads) for t in (q, k, v, agents))
         drop = self.attn_drop.p if self.training else 0.
         if self._needs_grad(q, k, v):
-            if self.agent_shape[0] * self.agent_shape[1] > self.agent_num:
+            # The column form pays off where the fused kernel is fast: fp32 / fp64. Under bf16 autocast the fused
+            # kernel's backward at head dims 32 + n is slower on the CPU than the explicit form (docs/benchmarks.md).
+            if self.agent_shape[0] * self.agent_shape[1] > self.agent_num and q_h.dtype in FUSED_TRAINING_DTYPES:
                 return merge_heads(self._attend_low_rank(q_h, k_h, v_h, a_h, hw_shape, drop))
             return merge_heads(self._attend_explicit(q_h, k_h, v_h, a_h, hw_shape))
         bias_agent, bias_token = self.position_biases(hw_shape, q_h.dtype)

@@ -22,7 +22,7 @@ from .agent_attention import AgentAttentionCore
 from .base import AttentionOp
 from .common import IntPair, depthwise_conv_tokens, merge_heads, split_heads
 from .export import capturing_graph
-from .focused_linear_attention import FocusedLinearCore
+from .focused_linear_attention import FP32Attention, FocusedLinearCore
 
 __all__ = ['StripeAttention', 'CSwinAgentAttention', 'CSwinFocusedLinearAttention', 'STRIPES']
 
@@ -170,7 +170,7 @@ class CSwinFocusedLinearAttention(FocusedLinearCore):
                  focusing_factor: float = 3,
                  kernel_size: int = 5,
                  pe_interp: str = 'bicubic',
-                 fp32_attention: bool = True,
+                 fp32_attention: FP32Attention = 'fp16',
                  mode: str = 'fast',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(embed_dims, num_heads, pretrain_hw=pretrain_hw, focusing_factor=focusing_factor,

@@ -8,7 +8,7 @@ K gets a learned positional encoding stored at the 224-input grid of the stage a
 default) to the actual (H, W): unlike the official models, this op runs at any resolution, globally.
 """
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -20,6 +20,8 @@ from .common import (IntPair, QKVProjection, depthwise_conv_tokens, init_linear_
 from .export import capturing_graph
 
 __all__ = ['FocusedLinearCore', 'FocusedLinearAttention', 'focusing_function']
+
+FP32Attention = Union[bool, str]  # 'fp16', True or False: see FocusedLinearCore
 
 
 def focusing_function(t: torch.Tensor, divisor: torch.Tensor, power: float) -> torch.Tensor:
@@ -47,8 +49,10 @@ class FocusedLinearCore(AttentionOp):
         focusing_factor: power p (3 in every released model).
         kernel_size: DWC kernel (5).
         pe_interp: ``'bicubic'`` (default, the official load-time resize) or ``'bilinear'``.
-        fp32_attention: compute φ, z and M in fp32 with autocast disabled, so fp16/bf16 training stays
-            finite (the official form overflowed in fp16); float64 inputs stay float64.
+        fp32_attention: which half-precision inputs φ, z and M are computed from in fp32 with autocast
+            disabled: ``'fp16'`` (default; fp16's range overflows in t^p and the sums over N, the official form
+            did), ``True`` (fp16 and bf16), ``False`` (none). bf16 has fp32's exponent range, so by default it
+            runs natively, its products accumulated in fp32 by the matmul kernels. float64 stays float64.
         mode: ``'fast'`` caches the resized encoding at inference; ``'naive'`` recomputes everything each
             forward in the input dtype, as the official code does.
 
@@ -64,10 +68,12 @@ class FocusedLinearCore(AttentionOp):
                  focusing_factor: float = 3,
                  kernel_size: int = 5,
                  pe_interp: str = 'bicubic',
-                 fp32_attention: bool = True,
+                 fp32_attention: FP32Attention = 'fp16',
                  mode: str = 'fast',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(embed_dims, num_heads, mode=mode, init_cfg=init_cfg)
+        if fp32_attention not in (True, False, 'fp16'):
+            raise ValueError(f"fp32_attention must be 'fp16', True or False, got {fp32_attention!r}")
         if pe_interp not in ('bicubic', 'bilinear'):
             raise ValueError(f"pe_interp must be 'bicubic' or 'bilinear', got {pe_interp!r}")
         self.pretrain_hw = to_2tuple(pretrain_hw, 'pretrain_hw')
@@ -84,18 +90,25 @@ class FocusedLinearCore(AttentionOp):
         return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, p={self.focusing_factor}, '
                 f'pretrain_hw={self.pretrain_hw}, mode={self.mode!r}')
 
-    def positional_encoding_at(self, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        """The key positional encoding resized to (H, W): (1, H·W, C). Untouched at the stored grid."""
+    def positional_encoding_at(self, hw_shape: Tuple[int, int], dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        """The key positional encoding resized to (H, W), in ``dtype`` (default: the parameter's): (1, H·W, C).
+        Untouched at the stored grid; cached per size and dtype at inference."""
         hw_shape = tuple(hw_shape)
+        dtype = dtype or self.positional_encoding.dtype
         if not capturing_graph() and hw_shape == self.pretrain_hw:
-            return self.positional_encoding
+            return self.positional_encoding.to(dtype)
 
         def compute():
-            return resize_token_embedding(self.positional_encoding, self.pretrain_hw, hw_shape, self.pe_interp)
+            return resize_token_embedding(self.positional_encoding, self.pretrain_hw, hw_shape, self.pe_interp).to(dtype)
 
         if self.mode == 'naive':
             return compute()
-        return self.pe_cache.get(self, hw_shape, (self.positional_encoding, ), compute)
+        return self.pe_cache.get(self, (hw_shape, dtype), (self.positional_encoding, ), compute)
+
+    def _computes_in_fp32(self, dtype: torch.dtype) -> bool:
+        if self.mode != 'fast' or dtype not in (torch.float16, torch.bfloat16):
+            return False
+        return self.fp32_attention is True or (self.fp32_attention == 'fp16' and dtype == torch.float16)
 
     def _linear_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """φ-mapped, mean / N^-1/2 scaled linear attention (K^T V first). Inputs (B, N, C)."""
@@ -105,9 +118,9 @@ class FocusedLinearCore(AttentionOp):
         k = split_heads(focusing_function(k, divisor, self.focusing_factor), self.num_heads)
         v = split_heads(v, self.num_heads)
         z = 1 / (q @ k.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
-        if q.dtype in (torch.float32, torch.float64):  # KᵀV / N: one scalar instead of scaling K and V
+        if q.dtype != torch.float16:  # KᵀV / N: one scalar instead of scaling K and V (bf16 has fp32's range)
             kv = (k.transpose(-2, -1) @ v) * (1. / n_tokens)
-        else:  # half precision: scale by N^-1/2 before the product so that it cannot overflow
+        else:  # fp16: scale by N^-1/2 before the product so that it cannot overflow
             kv = (k.transpose(-2, -1) * n_tokens ** -0.5) @ (v * n_tokens ** -0.5)
         return merge_heads(q @ kv * z)
 
@@ -115,12 +128,11 @@ class FocusedLinearCore(AttentionOp):
         """O + DWC(V), with K shifted by the positional encoding at (H, W)."""
         height, width = hw_shape
         batch, n_tokens, channels = v.shape
-        k = k + self.positional_encoding_at((height, width))
-        if self.fp32_attention and self.mode == 'fast':
-            # raise half precision to fp32; fp32 and fp64 inputs keep their own precision
-            dtype = torch.float32 if v.dtype in (torch.float16, torch.bfloat16) else v.dtype
+        # in K's dtype: an fp32 encoding would promote a bf16 K (and every pass of φ over it) to fp32
+        k = k + self.positional_encoding_at((height, width), k.dtype if self.mode == 'fast' else None)
+        if self._computes_in_fp32(v.dtype):
             with torch.autocast(device_type=v.device.type, enabled=False):
-                out = self._linear_attention(q.to(dtype), k.to(dtype), v.to(dtype)).to(v.dtype)
+                out = self._linear_attention(q.float(), k.float(), v.float()).to(v.dtype)
         else:
             out = self._linear_attention(q, k, v)
 
@@ -158,7 +170,7 @@ class FocusedLinearAttention(QKVProjection, FocusedLinearCore):
                  focusing_factor: float = 3,
                  kernel_size: int = 5,
                  pe_interp: str = 'bicubic',
-                 fp32_attention: bool = True,
+                 fp32_attention: FP32Attention = 'fp16',
                  proj_drop: float = 0.,
                  mode: str = 'fast',
                  init_cfg: Optional[dict] = None) -> None:
