@@ -209,3 +209,31 @@ def test_registered_and_arguments_checked():
         FocusedLinearAttention(16, 2, pe_interp='nearest')
     with pytest.raises(TypeError):
         FLattenSwinTransformer(la_sr_ratios='8421')
+
+
+@pytest.mark.parametrize('kernel, grad, conv_dtype', [(5, True, torch.float32), (5, False, torch.bfloat16),
+                                                      (3, True, torch.bfloat16)])
+def test_depthwise_conv_dtype_under_bf16_autocast(monkeypatch, kernel, grad, conv_dtype):
+    """A depthwise conv larger than 3x3 that records a backward runs in fp32 under bf16 autocast (oneDNN's bf16
+    backward of it is 2-3.5x slower on the CPU); inference and 3x3 convs stay bf16; the tokens stay bf16."""
+    from mmagent.models.layers.common import depthwise_conv_tokens
+    seen = []
+    conv2d = F.conv2d
+
+    def recording(x, *args, **kwargs):
+        seen.append(x.dtype)
+        return conv2d(x, *args, **kwargs)
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 8, kernel, padding=kernel // 2, groups=8)
+    x = torch.randn(2, 12 * 10, 16)
+    ref = depthwise_conv_tokens(x, (12, 10), conv, channel_repeats=2)
+    monkeypatch.setattr(F, 'conv2d', recording)
+    tokens = x.to(torch.bfloat16).requires_grad_(grad)
+    with torch.set_grad_enabled(grad), torch.autocast('cpu', torch.bfloat16):
+        out = depthwise_conv_tokens(tokens, (12, 10), conv, channel_repeats=2)
+    assert seen == [conv_dtype] and out.dtype == torch.bfloat16
+    assert F.cosine_similarity(out.float().flatten(), ref.detach().flatten(), dim=0) > 0.999
+    if grad:
+        out.float().square().sum().backward()
+        assert conv.weight.grad is not None and tokens.grad.dtype == torch.bfloat16

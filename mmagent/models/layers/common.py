@@ -258,8 +258,21 @@ def depthwise_conv_tokens(tokens: torch.Tensor, hw_shape: Tuple[int, int], conv:
     if channel_repeats > 1:
         weight = weight.repeat(channel_repeats, 1, 1, 1)
         bias = bias.repeat(channel_repeats) if bias is not None else None
-    out = F.conv2d(maps, weight, bias, conv.stride, conv.padding, conv.dilation, channels)
+    if _bf16_backward_is_slow(maps, conv):
+        # oneDNN's CPU backward of a bf16 depthwise conv larger than 3x3 runs 2-3.5x slower than the fp32 one
+        # (docs/benchmarks.md): compute this conv in fp32 when a backward will follow
+        with torch.autocast('cpu', enabled=False):
+            out = F.conv2d(maps.float(), weight.float(), None if bias is None else bias.float(), conv.stride,
+                           conv.padding, conv.dilation, channels).to(maps.dtype)
+    else:
+        out = F.conv2d(maps, weight, bias, conv.stride, conv.padding, conv.dilation, channels)
     return out.permute(0, 2, 3, 1).reshape(batch, n_tokens, channels)
+
+
+def _bf16_backward_is_slow(maps: torch.Tensor, conv: nn.Conv2d) -> bool:
+    """A depthwise conv larger than 3x3 on bf16 CPU maps (bf16 autocast) that records a backward."""
+    return (maps.device.type == 'cpu' and maps.dtype == torch.bfloat16 and max(conv.kernel_size) > 3
+            and torch.is_grad_enabled() and (maps.requires_grad or conv.weight.requires_grad))
 
 
 def pool_tokens_to_grid(tokens: torch.Tensor, hw_shape: Tuple[int, int], grid: Tuple[int, int]) -> torch.Tensor:
