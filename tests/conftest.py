@@ -88,6 +88,19 @@ def _deterministic():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_default_scope():
+    """A runner (or init_default_scope) creates a process-wide mmengine DefaultScope, and the newest one is the
+    scope every later registry build switches to: a runner built with the 'mmengine' scope would make
+    ``MMDET_MODELS.build`` look in mmengine's root registry. Each test gets back the scopes it started with, so
+    the outcome does not depend on which tests ran before it in the same worker."""
+    from mmengine.registry import DefaultScope
+    scopes = dict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(scopes)
+
+
 @pytest.fixture(scope='session')
 def reference_dir():
     """The folders searched for reference files, first match wins (the shipped one is always there)."""
