@@ -128,9 +128,10 @@ class FocusedLinearCore(AttentionOp):
         """O + DWC(V), with K shifted by the positional encoding at (H, W)."""
         height, width = hw_shape
         batch, n_tokens, channels = v.shape
-        # in K's dtype: an fp32 encoding would promote a bf16 K (and every pass of φ over it) to fp32
-        k = k + self.positional_encoding_at((height, width), k.dtype if self.mode == 'fast' else None)
-        if self._computes_in_fp32(v.dtype):
+        in_fp32 = self._computes_in_fp32(v.dtype)
+        # a natively computed bf16 K takes the encoding in bf16: an fp32 one would promote K and every pass of φ
+        k = k + self.positional_encoding_at((height, width), None if in_fp32 or self.mode == 'naive' else k.dtype)
+        if in_fp32:
             with torch.autocast(device_type=v.device.type, enabled=False):
                 out = self._linear_attention(q.float(), k.float(), v.float()).to(v.dtype)
         else:
