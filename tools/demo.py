@@ -71,16 +71,16 @@ def choose_precision(requested: str) -> Tuple[bool, str]:
     import torch
 
     from mmagent.analysis.benchmark import cpu_bf16_support
-    amp_dtype = 'fp16' if torch.cuda.is_available() else 'bf16'
-    units = 'CUDA device' if torch.cuda.is_available() else f'CPU bf16 units: {cpu_bf16_support()}'
+    cuda = torch.cuda.is_available()
+    units = 'CUDA device' if cuda else f'CPU bf16 units: {cpu_bf16_support()}'
     if requested == 'auto':
-        if torch.cuda.is_available():
+        if cuda:
             return False, 'fp32 (auto: CUDA device; --precision amp for fp16)'
-        if cpu_bf16_support() == 'none':
+        if units.endswith('none'):
             return False, 'fp32 (auto: the CPU has no bf16 matrix units, bf16 would be emulated and slower)'
         return True, f'bf16 autocast (auto: {units})'
     if requested == 'amp':
-        return True, f'{amp_dtype} autocast (requested; {units})'
+        return True, f'{"fp16" if cuda else "bf16"} autocast (requested; {units})'
     return False, f'fp32 (requested; {units})'
 
 
