@@ -1,12 +1,14 @@
 """FocusedLinearAttention against a literal float64 transcription of docs/design/flatten_attention.md,
 the FLatten backbones at any size, and mixed precision."""
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from mmagent.models import FLattenPVT, FLattenSwinTransformer
 from mmagent.models.layers import FocusedLinearAttention
-from mmagent.models.layers.focused_linear_attention import focusing_function
+from mmagent.models.layers.focused_linear_attention import FocusingFunction, focusing_function
 from mmagent.registry import MMDET_MODELS, MMSEG_MODELS
 
 from .literal_reference import focused_linear_attention as literal_fla
@@ -99,6 +101,63 @@ def test_mean_form_equals_sum_form():
     assert torch.allclose(mean_form(1e-6), sum_form(n * 1e-6), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize('power', [3, 2.5])
+def test_focusing_function_hand_backward_is_the_gradient(power):
+    """The hand-written backward of φ against finite differences (float64), for the input and the divisor."""
+    torch.manual_seed(0)
+    t = torch.randn(2, 9, 12, dtype=torch.float64, requires_grad=True)
+    scale = torch.randn(1, 1, 12, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t, scale: FocusingFunction.apply(t, F.softplus(scale), power), (t, scale))
+
+
+def _saved_bytes(fn, *args):
+    """Bytes of the distinct storages autograd keeps for the backward of ``fn(*args)``."""
+    storages = {}
+
+    def pack(tensor):
+        storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        out = fn(*args)
+    return out, sum(storages.values())
+
+
+def test_focusing_function_training_form_keeps_less_and_matches_autograd():
+    """In a training step φ runs as FocusingFunction: the same values and gradients as autograd's composite
+    (FocusedLinearAttention in 'naive' mode), but only its input and φ (which the attention keeps anyway) are
+    kept for the backward; the composite keeps three full-size intermediates."""
+    torch.manual_seed(0)
+    t = torch.randn(2, 500, 32, dtype=torch.float64, requires_grad=True)
+    scale = torch.randn(1, 1, 32, dtype=torch.float64, requires_grad=True)
+    full = t.numel() * t.element_size()
+    grad_out = torch.randn_like(t)
+    results = {}
+    for hand in (True, False):
+        out, kept = _saved_bytes(lambda: focusing_function(t, F.softplus(scale), 3, hand_backward=hand))
+        assert (out.grad_fn.name() == 'FocusingFunctionBackward') == hand
+        grads = torch.autograd.grad(out, (t, scale), grad_out)
+        results[hand] = (out, kept, grads)
+    (out, kept, grads), (ref_out, ref_kept, ref_grads) = results[True], results[False]
+    assert torch.allclose(out, ref_out, atol=1e-12, rtol=1e-12)
+    assert all(torch.allclose(a, b, atol=1e-10, rtol=1e-10) for a, b in zip(grads, ref_grads))
+    assert kept < 2.1 * full < 3 * full < ref_kept
+
+
+def test_training_gradients_of_fast_mode_match_naive_mode():
+    torch.manual_seed(0)
+    fast = _randomise(FocusedLinearAttention(32, 2, pretrain_hw=(14, 14))).double().train()
+    naive = copy.deepcopy(fast)
+    naive.mode = 'naive'
+    x = torch.randn(2, 15 * 11, 32, dtype=torch.float64)
+    grads = []
+    for op in (fast, naive):
+        xi = x.clone().requires_grad_()
+        op(xi, (15, 11)).square().sum().backward()
+        grads.append([xi.grad] + [param.grad for param in op.parameters()])
+    assert all(torch.allclose(a, b, atol=1e-10, rtol=1e-8) for a, b in zip(*grads))
+
+
 def test_fp16_core_stays_finite_where_the_sum_form_overflows():
     # CPU half arithmetic of the attention core at COCO stage-1 size (N = 200 x 334), inputs at 100x scale.
     torch.manual_seed(0)
@@ -125,9 +184,9 @@ def test_focusing_function_dtype_under_autocast(monkeypatch, fp32_attention, aut
     import mmagent.models.layers.focused_linear_attention as fla
     seen = []
 
-    def recording(t, divisor, power):
+    def recording(t, divisor, power, hand_backward=True):
         seen.append(t.dtype)
-        return focusing_function(t, divisor, power)
+        return focusing_function(t, divisor, power, hand_backward)
 
     monkeypatch.setattr(fla, 'focusing_function', recording)
     torch.manual_seed(0)

@@ -19,22 +19,87 @@ from .common import (IntPair, QKVProjection, depthwise_conv_tokens, init_linear_
                      resize_token_embedding, split_heads, to_2tuple)
 from .export import capturing_graph
 
-__all__ = ['FocusedLinearCore', 'FocusedLinearAttention', 'focusing_function']
+__all__ = ['FocusedLinearCore', 'FocusedLinearAttention', 'focusing_function', 'FocusingFunction']
 
 FP32Attention = Union[bool, str]  # 'fp16', True or False: see FocusedLinearCore
 
 
-def focusing_function(t: torch.Tensor, divisor: torch.Tensor, power: float) -> torch.Tensor:
+def focusing_function(t: torch.Tensor, divisor: torch.Tensor, power: float,
+                      hand_backward: bool = True) -> torch.Tensor:
     """φ_p over the last axis: ReLU + 1e-6, divide by ``divisor``, element-wise power, norm restored.
 
     Written as (ReLU(t) + ε) / s = ReLU(t)·(1/s) + ε/s and t³·(‖t‖ / ‖t³‖) so that every full-size tensor
-    is touched as few times as possible (this runs on the whole Q and K maps).
+    is touched as few times as possible (this runs on the whole Q and K maps). When a backward will follow and
+    ``hand_backward`` is set, :class:`FocusingFunction` computes the same values with a hand-derived backward;
+    otherwise autograd differentiates the composite.
     """
+    if (hand_backward and torch.is_grad_enabled() and (t.requires_grad or divisor.requires_grad)
+            and not capturing_graph()):
+        return FocusingFunction.apply(t, divisor, power)
     inverse = divisor.reciprocal()
     t = torch.addcmul(inverse * 1e-6, F.relu(t), inverse)
     norm = torch.linalg.vector_norm(t, dim=-1, keepdim=True)
     t = t ** power
     return t * (norm / torch.linalg.vector_norm(t, dim=-1, keepdim=True))
+
+
+def _shifted_input(t: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+    """u = (ReLU(t) + ε) · inverse, in one new tensor."""
+    return t.clamp_min(0).mul_(inverse).add_(inverse * 1e-6)
+
+
+class FocusingFunction(torch.autograd.Function):
+    """φ_p of :func:`focusing_function` with its backward written out, for training steps.
+
+    Autograd's graph of the composite keeps three full-size intermediates per call (ReLU(t), u, u^p) and runs
+    about twenty element-wise passes backward, most of them into newly allocated tensors (on the CPU a fresh
+    large tensor costs several times its arithmetic in page faults). This keeps only the input and φ (which
+    the attention keeps anyway), recomputes u = (ReLU(t) + ε)/s backward and works in place. With r = ‖u‖/‖u^p‖, φ = r·u^p and
+    S = Σ_c g·φ per token, the gradient of the loss for u is
+
+        ∂L/∂u = p·u^(p−1)·(r·g − S·φ / (‖u‖·‖u^p‖)) + S·u / ‖u‖²
+
+    then ∂L/∂t = ∂L/∂u / s where t > 0 (else 0), and ∂L/∂s = −Σ_tokens ∂L/∂u · u / s per channel.
+    Not twice differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor, divisor: torch.Tensor, power: float) -> torch.Tensor:
+        inverse = divisor.reciprocal()
+        u = _shifted_input(t, inverse)
+        norm_u = torch.linalg.vector_norm(u, dim=-1, keepdim=True)
+        phi = u.pow_(power)
+        norm_w = torch.linalg.vector_norm(phi, dim=-1, keepdim=True)
+        phi.mul_(norm_u / norm_w)
+        ctx.power = power
+        ctx.save_for_backward(t, inverse, phi, norm_u, norm_w)
+        return phi
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_phi: torch.Tensor):
+        t, inverse, phi, norm_u, norm_w = ctx.saved_tensors
+        power = ctx.power
+        grad_phi = grad_phi.contiguous()
+        u = _shifted_input(t, inverse)
+        # S per token as a batch of (1, C)·(C, 1) products: no full-size temporary
+        s = torch.matmul(grad_phi.unsqueeze(-2), phi.unsqueeze(-1)).squeeze(-1)
+        grad = grad_phi * (power * norm_u / norm_w)
+        grad.addcmul_(phi, s * (-power) / (norm_u * norm_w))
+        if power == 3:
+            grad.mul_(u).mul_(u)
+        else:
+            grad.mul_(u ** (power - 1))
+        grad.addcmul_(u, s / (norm_u * norm_u))
+        grad_divisor = None
+        if ctx.needs_input_grad[1]:
+            per_channel = u.mul_(grad).sum(dim=tuple(range(u.dim() - 1)), keepdim=True)
+            grad_divisor = (-per_channel * inverse).sum_to_size(inverse.shape)
+        grad_t = None
+        if ctx.needs_input_grad[0]:
+            grad.mul_(inverse)
+            grad_t = torch.ops.aten.threshold_backward.grad_input(grad, t, 0, grad_input=grad)
+        return grad_t, grad_divisor, None
 
 
 class FocusedLinearCore(AttentionOp):
@@ -114,8 +179,9 @@ class FocusedLinearCore(AttentionOp):
         """φ-mapped, mean / N^-1/2 scaled linear attention (K^T V first). Inputs (B, N, C)."""
         n_tokens = k.shape[1]
         divisor = F.softplus(self.scale.to(q.dtype))
-        q = split_heads(focusing_function(q, divisor, self.focusing_factor), self.num_heads)
-        k = split_heads(focusing_function(k, divisor, self.focusing_factor), self.num_heads)
+        hand_backward = self.mode == 'fast'
+        q = split_heads(focusing_function(q, divisor, self.focusing_factor, hand_backward), self.num_heads)
+        k = split_heads(focusing_function(k, divisor, self.focusing_factor, hand_backward), self.num_heads)
         v = split_heads(v, self.num_heads)
         z = 1 / (q @ k.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
         if q.dtype != torch.float16:  # KᵀV / N: one scalar instead of scaling K and V (bf16 has fp32's range)
