@@ -158,6 +158,25 @@ def test_training_gradients_of_fast_mode_match_naive_mode():
     assert all(torch.allclose(a, b, atol=1e-10, rtol=1e-8) for a, b in zip(*grads))
 
 
+def test_bf16_training_gradients_follow_fp32():
+    """Under bf16 autocast the written-out backward of φ gives the gradients of the fp32 step to bf16 rounding
+    (cosine ≥ 0.999 for the input and every parameter)."""
+    torch.manual_seed(0)
+    op = _randomise(FocusedLinearAttention(32, 2, pretrain_hw=(14, 14))).train()
+    ref = copy.deepcopy(op)
+    x = torch.randn(2, 15 * 11, 32)
+    grads = []
+    for module, amp in ((op, True), (ref, False)):
+        xi = x.clone().requires_grad_()
+        with torch.autocast('cpu', torch.bfloat16, enabled=amp):
+            out = module(xi, (15, 11))
+        assert out.dtype == (torch.bfloat16 if amp else torch.float32)
+        out.float().square().sum().backward()
+        grads.append([xi.grad] + [param.grad for param in module.parameters()])
+    for bf16_grad, fp32_grad in zip(*grads):
+        assert F.cosine_similarity(bf16_grad.flatten().float(), fp32_grad.flatten(), 0) >= 0.999
+
+
 def test_fp16_core_stays_finite_where_the_sum_form_overflows():
     # CPU half arithmetic of the attention core at COCO stage-1 size (N = 200 x 334), inputs at 100x scale.
     torch.manual_seed(0)
