@@ -111,7 +111,7 @@ def test_focusing_function_hand_backward_is_the_gradient(power):
 
 
 def _saved_bytes(fn, *args):
-    """Bytes of the distinct storages autograd keeps for the backward of ``fn(*args)``."""
+    """Bytes of the distinct storages autograd keeps for the backward of ``fn(*args)`` (leaf inputs included)."""
     storages = {}
 
     def pack(tensor):
@@ -175,6 +175,27 @@ def test_bf16_training_gradients_follow_fp32():
         grads.append([xi.grad] + [param.grad for param in module.parameters()])
     for bf16_grad, fp32_grad in zip(*grads):
         assert F.cosine_similarity(bf16_grad.flatten().float(), fp32_grad.flatten(), 0) >= 0.999
+
+
+def test_per_head_form_equals_the_head_split_form_without_its_copies():
+    """The fast form runs the heads on channel slices of the (B, N, C) maps: the same values and gradients as the
+    head-split form (float64), without its (B, h, N, d) copies of φ(Q) (twice), φ(K) and V kept for the
+    backward (a training step of the whole op keeps at least two full-size tensors less)."""
+    torch.manual_seed(0)
+    op = _randomise(FocusedLinearAttention(32, 2, pretrain_hw=(14, 14))).double().train()
+    x = torch.randn(2, 15 * 20, 32, dtype=torch.float64, requires_grad=True)
+    grad_out = torch.randn(2, 15 * 20, 32, dtype=torch.float64)
+    full = x.numel() * x.element_size()
+    results = []
+    for split in (False, True):
+        if split:
+            op._linear_attention_per_head = op._linear_attention_split_heads
+        out, kept = _saved_bytes(op, x, (15, 20))
+        results.append((out, kept, torch.autograd.grad(out, [x] + list(op.parameters()), grad_out)))
+    (out, kept, grads), (ref_out, ref_kept, ref_grads) = results
+    assert torch.allclose(out, ref_out, atol=1e-12, rtol=1e-10)
+    assert all(torch.allclose(a, b, atol=1e-12, rtol=1e-9) for a, b in zip(grads, ref_grads))
+    assert ref_kept - kept >= 2 * full
 
 
 def test_fp16_core_stays_finite_where_the_sum_form_overflows():

@@ -177,18 +177,39 @@ class FocusedLinearCore(AttentionOp):
 
     def _linear_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """φ-mapped, mean / N^-1/2 scaled linear attention (K^T V first). Inputs (B, N, C)."""
-        n_tokens = k.shape[1]
         divisor = F.softplus(self.scale.to(q.dtype))
         hand_backward = self.mode == 'fast'
-        q = split_heads(focusing_function(q, divisor, self.focusing_factor, hand_backward), self.num_heads)
-        k = split_heads(focusing_function(k, divisor, self.focusing_factor, hand_backward), self.num_heads)
-        v = split_heads(v, self.num_heads)
+        q = focusing_function(q, divisor, self.focusing_factor, hand_backward)
+        k = focusing_function(k, divisor, self.focusing_factor, hand_backward)
+        if self.mode == 'naive' or q.dtype == torch.float16:
+            return self._linear_attention_split_heads(q, k, v)
+        return self._linear_attention_per_head(q, k, v)
+
+    def _linear_attention_split_heads(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """The head-split form: φ(Q), φ(K), V as (B, h, N, d) ('naive' mode, and fp16 with its pre-scaled KᵀV)."""
+        n_tokens = k.shape[1]
+        q, k, v = (split_heads(t, self.num_heads) for t in (q, k, v))
         z = 1 / (q @ k.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
         if q.dtype != torch.float16:  # KᵀV / N: one scalar instead of scaling K and V (bf16 has fp32's range)
             kv = (k.transpose(-2, -1) @ v) * (1. / n_tokens)
         else:  # fp16: scale by N^-1/2 before the product so that it cannot overflow
             kv = (k.transpose(-2, -1) * n_tokens ** -0.5) @ (v * n_tokens ** -0.5)
         return merge_heads(q @ kv * z)
+
+    def _linear_attention_per_head(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """The same, head by head on channel slices of the (B, N, C) maps: ``bmm`` takes the strided slices as
+        they are, so no (B, h, N, d) copy of φ(Q), φ(K) or V is made (or kept for the backward), and the
+        normaliser rides in the φ(Q)·M product as one more column: φ(Q)·[M | mean φ(K)ᵀ] (the head-split form
+        copied φ(Q) twice, once for z and once for φ(Q)·M). fp32, bf16 and fp64."""
+        n_tokens = k.shape[1]
+        head_dims = self.head_dims
+        outs = []
+        for q_h, k_h, v_h in zip(q.split(head_dims, -1), k.split(head_dims, -1), v.split(head_dims, -1)):
+            kv = torch.bmm(k_h.transpose(1, 2), v_h) * (1. / n_tokens)  # (B, d, d)
+            k_mean = k_h.mean(dim=1, keepdim=True).transpose(1, 2)  # (B, d, 1)
+            out, normaliser = torch.bmm(q_h, torch.cat([kv, k_mean], dim=-1)).split([head_dims, 1], dim=-1)
+            outs.append(out * (1 / (normaliser + 1e-6)))
+        return torch.cat(outs, dim=-1)
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
         """O + DWC(V), with K shifted by the positional encoding at (H, W)."""
