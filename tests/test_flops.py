@@ -128,7 +128,7 @@ def test_focused_linear_block_counts():
     d, n = c // heads, hw[0] * hw[1]
     attn = FocusedLinearAttention(c, heads, pretrain_hw=7)
     counts = ops(attn, torch.randn(1, n, c), hw_shape=hw)
-    assert counts['matmul'] == 2 * n * c * d + n * c
+    assert counts['bmm'] == 2 * n * c * d + n * c
     assert counts['conv'] == 25 * n * c
     assert counts['linear'] == 4 * n * c * c
     assert counts['upsample_bicubic2d'] == 16 * c * n

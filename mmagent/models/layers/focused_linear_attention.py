@@ -54,8 +54,8 @@ class FocusingFunction(torch.autograd.Function):
     Autograd's graph of the composite keeps three full-size intermediates per call (ReLU(t), u, u^p) and runs
     about twenty element-wise passes backward, most of them into newly allocated tensors (on the CPU a fresh
     large tensor costs several times its arithmetic in page faults). This keeps only the input and φ (which
-    the attention keeps anyway), recomputes u = (ReLU(t) + ε)/s backward and works in place. With r = ‖u‖/‖u^p‖, φ = r·u^p and
-    S = Σ_c g·φ per token, the gradient of the loss for u is
+    the attention keeps anyway), recomputes u = (ReLU(t) + ε)/s backward (s: ``divisor``) and works in place.
+    With r = ‖u‖/‖u^p‖, φ = r·u^p and S = Σ_c g·φ per token, the gradient of the loss for u is
 
         ∂L/∂u = p·u^(p−1)·(r·g − S·φ / (‖u‖·‖u^p‖)) + S·u / ‖u‖²
 
