@@ -2,7 +2,7 @@
 projection helpers, the eval-mode cache for tensors derived from parameters (resized biases and position
 encodings) with the mixin that owns such caches, and argument helpers."""
 from collections import OrderedDict
-from typing import Callable, Hashable, Iterable, Sequence, Tuple, Union
+from typing import Callable, Hashable, Iterable, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -23,6 +23,54 @@ def to_2tuple(value: IntPair, name: str = 'value') -> Tuple[int, int]:
     return value
 
 
+class _GeluLinear(torch.autograd.Function):
+    """``linear(gelu(h), weight, bias)`` whose backward writes GELU's gradient in place into the gradient of
+    the linear's input, a tensor this backward allocates itself: autograd's composite allocates a second
+    hidden-sized tensor (4C per token) for it, which costs more than the arithmetic on large maps (the
+    freshly mapped pages are faulted in on first touch). Saves what autograd saves (h, gelu(h), weight).
+    Runs in h's dtype; under autocast h is already in the autocast dtype and the weight is cast to it, as the
+    composite's ``linear`` does."""
+
+    @staticmethod
+    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+        ctx.weight_dtype = weight.dtype
+        ctx.has_bias = bias is not None
+        weight = weight.to(hidden.dtype)
+        with torch.autocast(hidden.device.type, enabled=False):
+            activated = F.gelu(hidden)
+            out = F.linear(activated, weight, None if bias is None else bias.to(hidden.dtype))
+        ctx.save_for_backward(hidden, activated, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        hidden, activated, weight = ctx.saved_tensors
+        grad_out = grad_out.to(hidden.dtype)
+        grad_2d = grad_out.reshape(-1, grad_out.shape[-1])
+        grad_hidden = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[1]:
+            grad_weight = grad_2d.t().mm(activated.reshape(-1, activated.shape[-1])).to(ctx.weight_dtype)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad_2d.sum(0).to(ctx.weight_dtype)
+        if ctx.needs_input_grad[0]:
+            grad_hidden = grad_out.matmul(weight)  # new and owned here, so GELU's gradient can overwrite it
+            torch.ops.aten.gelu_backward.grad_input(grad_hidden, hidden, grad_input=grad_hidden)
+        return grad_hidden, grad_weight, grad_bias
+
+
+def gelu_linear(hidden: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+    """``linear(gelu(hidden))``; with gradients on through :class:`_GeluLinear` (same values and gradients, one
+    hidden-sized tensor fewer in the backward). Export, tracing and compiling take the composite, which they
+    record op by op, and so does an input whose dtype autocast or the weight would change."""
+    if not torch.is_grad_enabled() or capturing_graph() or torch.jit.is_tracing() or torch.jit.is_scripting():
+        return linear(F.gelu(hidden))
+    device = hidden.device.type
+    dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else linear.weight.dtype
+    if hidden.dtype != dtype:
+        return linear(F.gelu(hidden))
+    return _GeluLinear.apply(hidden, linear.weight, linear.bias)
+
+
 class Mlp(nn.Module):
     """Linear -> GELU -> Dropout -> Linear -> Dropout; keys ``fc1``, ``fc2`` as in the official code.
 
@@ -38,6 +86,8 @@ class Mlp(nn.Module):
         init_linear_trunc_normal(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.drop.p == 0 or not self.training:
+            return gelu_linear(self.fc1(x), self.fc2)
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
@@ -66,6 +116,8 @@ class ConvMlp(nn.Module):
     def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
         conv = self.dwconv.dwconv if self.nested_dwconv else self.dwconv
         x = depthwise_conv_tokens(self.fc1(x), hw_shape, conv)
+        if self.drop.p == 0 or not self.training:
+            return gelu_linear(x, self.fc2)
         return self.drop(self.fc2(self.drop(self.act(x))))
 
 
@@ -95,7 +147,7 @@ class DerivedTensorCache:
     def get(self, module: nn.Module, key: Hashable, sources: Iterable[torch.Tensor],
             compute: Callable[[], object]) -> object:
         if (not self.enabled or module.training or torch.is_grad_enabled() or capturing_graph()
-                or torch.jit.is_tracing() or torch.jit.is_scripting()):
+                ):
             return compute()  # a traced or compiled graph must contain the computation, not a cached result
         sources = tuple(sources)
         if any(p.is_inference() for p in sources):
@@ -262,11 +314,69 @@ def depthwise_conv_tokens(tokens: torch.Tensor, hw_shape: Tuple[int, int], conv:
         # oneDNN's CPU backward of a bf16 depthwise conv larger than 3x3 runs 2-3.5x slower than the fp32 one
         # (docs/benchmarks.md): compute this conv in fp32 when a backward will follow
         with torch.autocast('cpu', enabled=False):
-            out = F.conv2d(maps.float(), weight.float(), None if bias is None else bias.float(), conv.stride,
-                           conv.padding, conv.dilation, channels).to(maps.dtype)
+            out = _depthwise_conv(maps.float(), weight.float(), None if bias is None else bias.float(),
+                                  conv).to(maps.dtype)
     else:
-        out = F.conv2d(maps, weight, bias, conv.stride, conv.padding, conv.dilation, channels)
+        out = _depthwise_conv(maps, weight, bias, conv)
     return out.permute(0, 2, 3, 1).reshape(batch, n_tokens, channels)
+
+
+def _depthwise_conv(maps: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+                    conv: nn.Conv2d) -> torch.Tensor:
+    """``conv``'s depthwise convolution of ``maps`` with ``weight`` and ``bias``; through
+    :class:`_DepthwiseConvSame` where its weight gradient is the faster one."""
+    kernel = conv.kernel_size
+    if (not capturing_graph() and not torch.jit.is_tracing() and not torch.jit.is_scripting()
+            and torch.is_grad_enabled() and (maps.requires_grad or weight.requires_grad)
+            and maps.device.type == 'cpu' and maps.dtype == torch.float32 and weight.dtype == torch.float32
+            and max(kernel) > 3 and tuple(conv.stride) == (1, 1) and tuple(conv.dilation) == (1, 1)
+            and tuple(conv.padding) == (kernel[0] // 2, kernel[1] // 2) and kernel[0] % 2 == kernel[1] % 2 == 1
+            and maps.shape[2] * maps.shape[3] >= PER_IMAGE_WEIGHT_GRAD_MIN_AREA):
+        return _DepthwiseConvSame.apply(maps, weight, bias)
+    return F.conv2d(maps, weight, bias, conv.stride, conv.padding, conv.dilation, maps.shape[1])
+
+
+# Below this many tokens per map, oneDNN's weight gradient beats the per-image loop (e.g. 64 maps of 14x14).
+PER_IMAGE_WEIGHT_GRAD_MIN_AREA = 400
+
+
+class _DepthwiseConvSame(torch.autograd.Function):
+    """Depthwise convolution with stride 1 and 'same' padding (odd kernel) whose weight gradient is computed
+    image by image as a depthwise convolution of the padded input with the output gradient as the kernel.
+
+    oneDNN's CPU weight gradient of a depthwise kernel larger than 3x3 is 3-4x slower than this on maps of
+    about 28x28 and more (5x5 at (2, 64, 200, 320) channels-last: ~150 against ~50 ms); on many small maps
+    (``PER_IMAGE_WEIGHT_GRAD_MIN_AREA``) and for 3x3 kernels, whose oneDNN kernel is fast, the plain conv is
+    used.
+    The input gradient and the forward are oneDNN's. Shapes: (B, C, H, W), weight (C, 1, k_h, k_w)."""
+
+    @staticmethod
+    def forward(ctx, maps: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+        ctx.save_for_backward(maps, weight)
+        ctx.has_bias = bias is not None
+        padding = (weight.shape[2] // 2, weight.shape[3] // 2)
+        return F.conv2d(maps, weight, bias, 1, padding, 1, maps.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        maps, weight = ctx.saved_tensors
+        channels = maps.shape[1]
+        pad_h, pad_w = weight.shape[2] // 2, weight.shape[3] // 2
+        grad_maps = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_maps = torch.ops.aten.convolution_backward(
+                grad_out, maps, weight, None, (1, 1), (pad_h, pad_w), (1, 1), False, (0, 0), channels,
+                (True, False, False))[0]
+        if ctx.needs_input_grad[1]:
+            # dW[c, i, j] = sum over images and positions of grad_out[c, y, x] * padded[c, y + i, x + j]
+            padded = F.pad(maps, (pad_w, pad_w, pad_h, pad_h))
+            for index in range(maps.shape[0]):
+                part = F.conv2d(padded[index:index + 1], grad_out[index].unsqueeze(1), groups=channels)
+                grad_weight = part if grad_weight is None else grad_weight.add_(part)
+            grad_weight = grad_weight.reshape(weight.shape)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad_out.sum((0, 2, 3))
+        return grad_maps, grad_weight, grad_bias
 
 
 def _bf16_backward_is_slow(maps: torch.Tensor, conv: nn.Conv2d) -> bool:
