@@ -110,3 +110,25 @@ def test_depthwise_conv_weight_gradient_per_image(monkeypatch, batch, channels, 
     assert len(calls) == int(fused)
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * b.abs().max().item())
+
+
+def test_derived_cache_is_bypassed_while_tracing():
+    """The FLOPs counter traces the model at inference: the traced graph must hold the computation of a resized
+    bias, not a tensor the cache returned from an earlier call."""
+    from mmagent.models.layers.common import DerivedTensorCache
+    cache = DerivedTensorCache()
+    module = nn.Linear(2, 2).eval()
+    source = torch.randn(2, 2)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return source * 2
+
+    with torch.no_grad():
+        cache.get(module, 'key', [source], compute)
+        cache.get(module, 'key', [source], compute)
+        assert len(calls) == 1
+        torch.jit.trace(lambda x: x + cache.get(module, 'key', [source], compute).sum(), torch.randn(2),
+                        check_trace=False)
+    assert len(calls) == 2

@@ -147,7 +147,7 @@ class DerivedTensorCache:
     def get(self, module: nn.Module, key: Hashable, sources: Iterable[torch.Tensor],
             compute: Callable[[], object]) -> object:
         if (not self.enabled or module.training or torch.is_grad_enabled() or capturing_graph()
-                ):
+                or torch.jit.is_tracing() or torch.jit.is_scripting()):
             return compute()  # a traced or compiled graph must contain the computation, not a cached result
         sources = tuple(sources)
         if any(p.is_inference() for p in sources):
