@@ -16,9 +16,10 @@ import torch.nn.functional as F
 
 from ...registry import register_model
 from .base import AttentionOp
+from .biased_attention import biased_attention
 from .common import (IntPair, QKVProjection, depthwise_conv_tokens, init_linear_trunc_normal, merge_heads,
                      pool_tokens_to_grid, resize_grid, resize_matrix, split_heads, to_2tuple)
-from .export import adaptive_avg_pool2d
+from .export import adaptive_avg_pool2d, capturing_graph
 
 __all__ = ['AgentAttentionCore', 'AgentAttention']
 
@@ -177,6 +178,8 @@ class AgentAttentionCore(AttentionOp):
             # The column form pays off where the fused kernel is fast: fp32 / fp64. Under bf16 autocast the fused
             # kernel's backward at head dims 32 + n is slower on the CPU than the explicit form (docs/benchmarks.md).
             if self.agent_shape[0] * self.agent_shape[1] > self.agent_num and q_h.dtype in FUSED_TRAINING_DTYPES:
+                if self.agent_num > q_h.shape[-1] and not drop and not self._capturing():
+                    return merge_heads(self._attend_blocked(q_h, k_h, v_h, a_h, hw_shape))
                 return merge_heads(self._attend_low_rank(q_h, k_h, v_h, a_h, hw_shape, drop))
             return merge_heads(self._attend_explicit(q_h, k_h, v_h, a_h, hw_shape))
         bias_agent, bias_token = self.position_biases(hw_shape, q_h.dtype)
@@ -216,6 +219,25 @@ class AgentAttentionCore(AttentionOp):
         queries = torch.cat([q_h, b2.expand(batch, -1, -1, -1)], dim=-1)
         out = F.scaled_dot_product_attention(queries, agents, agent_v, dropout_p=drop, scale=self.scale)
         return out[..., :head_dims]
+
+    @staticmethod
+    def _capturing() -> bool:
+        return capturing_graph() or torch.jit.is_tracing() or torch.jit.is_scripting()
+
+    def _attend_blocked(self, q_h: torch.Tensor, k_h: torch.Tensor, v_h: torch.Tensor, a_h: torch.Tensor,
+                        hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """Training form when the agent grid is larger than the pretraining one *and* the pretraining agent count
+        n exceeds the head dim d (Agent-Swin's stage 3: n = 49, d = 32): there the column fold of
+        :meth:`_attend_low_rank` would run every product of both attentions at width d + n, more than twice d.
+        Instead both attentions run at width d through :func:`biased_attention`, which takes the resized biases
+        as their factors, B₁ = R·b₁ (h, n', N) and B₂ = b₂·Rᵀ (h, N, n'), and forms them block by block, once
+        per head for the whole batch. (B, h, L, d) each -> (B, h, N, d)."""
+        dtype = q_h.dtype
+        agent_to_token, token_to_agent = self._spatial_biases(hw_shape)  # (h, n, H, W) each
+        resize = self.agent_resize_matrix(dtype, q_h.device).unsqueeze(0)  # (1, n', n)
+        agent_v = biased_attention(a_h, k_h, v_h, resize, agent_to_token.flatten(2).to(dtype), self.scale)
+        token_to_agent = token_to_agent.flatten(2).transpose(1, 2).to(dtype)  # (h, N, n)
+        return biased_attention(q_h, a_h, agent_v, token_to_agent, resize.transpose(1, 2), self.scale)
 
     def _attend_explicit(self, q_h: torch.Tensor, k_h: torch.Tensor, v_h: torch.Tensor, a_h: torch.Tensor,
                          hw_shape: Tuple[int, int]) -> torch.Tensor:
