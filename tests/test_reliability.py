@@ -16,10 +16,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 
 from mmagent.engine import (CheckpointSaveError, DatasetConfigError, MMAgentRunner, NonFiniteLossError,
-                            WorkDirError, check_datasets, check_work_dir, find_resumable_checkpoint, weights_digest)
+                            WorkDirError, check_datasets, check_work_dir, close_distributed, find_resumable_checkpoint,
+                            weights_digest)
 from mmagent.utils.checkpoint import load_checkpoint_file
 
 from .conftest import REPO_ROOT
@@ -229,11 +231,26 @@ def test_two_process_gloo_training(tmp_path, demo_data, config, options):
     assert 'gloo process group initialised by mmagent' in log
     # RankConsistencyHook gathered a digest of the weights from both ranks: they agree
     assert 'weights identical across 2 ranks at the end of training' in log
+    # the process group is destroyed before the interpreter exits (gloo threads alive at exit can abort it)
+    assert 'process group destroyed at the end of the run' in log
     checkpoint = osp.join(work, 'iter_4.pth')
     assert osp.exists(checkpoint)
     # the checkpoint loads in a single-process test run
     run_tool('tools/test.py', config, checkpoint, '--work-dir', str(tmp_path / 'test'), '--cfg-options',
              *options(demo_data, 4))
+
+
+def test_close_distributed_destroys_the_group_once(tmp_path):
+    logger = MMLogger.get_instance('close_distributed_test', log_file=str(tmp_path / 'log.txt'))
+    torch.distributed.init_process_group('gloo', init_method=f'file://{tmp_path}/store', rank=0, world_size=1)
+    try:
+        assert close_distributed(logger) is True
+        assert not torch.distributed.is_initialized()
+        assert close_distributed(logger) is False  # nothing left to close: no error
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    assert 'process group destroyed at the end of the run' in (tmp_path / 'log.txt').read_text()
 
 
 def _children(pid):

@@ -18,8 +18,8 @@ from mmengine.registry import RUNNERS
 
 import mmagent  # noqa: F401  (registers mmagent modules and the checkpoint allow-list)
 from mmagent.engine import (DataPipelineError, DatasetConfigError, MMAgentRunner, WorkDirError, check_datasets,
-                            check_work_dir, enable_compile, enable_test_amp, error_summary, init_cpu_distributed,
-                            load_config, prepare_config, task_of)
+                            check_work_dir, close_distributed, enable_compile, enable_test_amp, error_summary,
+                            init_cpu_distributed, load_config, prepare_config, task_of)
 from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
@@ -102,6 +102,7 @@ def main():
         from mmengine.evaluator import DumpResults
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     runner.test()
+    close_distributed(runner.logger)
 
 
 if __name__ == '__main__':

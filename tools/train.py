@@ -19,9 +19,9 @@ from mmengine.registry import RUNNERS
 
 import mmagent  # noqa: F401  (registers mmagent modules and the checkpoint allow-list)
 from mmagent.engine import (CheckpointSaveError, DataPipelineError, DatasetConfigError, MMAgentRunner,
-                            NonFiniteLossError, WorkDirError, check_datasets, check_work_dir, enable_amp,
-                            enable_compile, error_summary, find_resumable_checkpoint, init_cpu_distributed,
-                            load_config, prepare_config)
+                            NonFiniteLossError, WorkDirError, check_datasets, check_work_dir, close_distributed,
+                            enable_amp, enable_compile, error_summary, find_resumable_checkpoint,
+                            init_cpu_distributed, load_config, prepare_config)
 from mmagent.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
@@ -78,6 +78,7 @@ def main():
     for note in notes:
         runner.logger.info(note)
     runner.train()
+    close_distributed(runner.logger)
 
 
 if __name__ == '__main__':

@@ -18,7 +18,8 @@
   testing and validation too (mmengine compiles for training only). ``compile=dict(parts=[...], **options)``
   picks the parts; the other keys go to :func:`torch.compile`.
 * :func:`init_cpu_distributed` starts the gloo process group for torchrun launches on machines without
-  CUDA (mmengine's launcher calls ``torch.cuda.set_device`` and fails there).
+  CUDA (mmengine's launcher calls ``torch.cuda.set_device`` and fails there); :func:`close_distributed`
+  destroys the process group when a run has finished (mmengine leaves it to the interpreter's exit).
 """
 import glob
 import os
@@ -41,7 +42,7 @@ from ..utils.inductor_fix import install_inductor_stride_order_fix
 from .data_guard import name_pipeline_errors
 
 __all__ = [
-    'COMPILED_PARTS', 'MMAgentRunner', 'CheckpointSaveError', 'WorkDirError', 'check_work_dir',
+    'COMPILED_PARTS', 'MMAgentRunner', 'CheckpointSaveError', 'WorkDirError', 'check_work_dir', 'close_distributed',
     'find_resumable_checkpoint', 'init_cpu_distributed', 'last_saved_checkpoint', 'PARTIAL_PREFIX'
 ]
 
@@ -191,4 +192,19 @@ def init_cpu_distributed(launcher: str) -> bool:
     if launcher != 'pytorch' or torch.cuda.is_available() or torch_dist.is_initialized():
         return False
     torch_dist.init_process_group(backend='gloo')
+    return True
+
+
+def close_distributed(logger=None) -> bool:
+    """Destroy the default process group at the end of a run that finished; True if there was one.
+
+    A process that exits with its process group alive tears the interpreter down while gloo's worker threads may
+    still hold work objects with tensors in them, and now and then aborts at exit ("terminate called without an
+    active exception", exit code -6, no traceback; pytorch/pytorch#190489). Not called after an error: destroying
+    a group while another rank waits in a collective can hang."""
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return False
+    torch_dist.destroy_process_group()
+    if logger is not None:
+        logger.info('process group destroyed at the end of the run')
     return True
