@@ -178,7 +178,7 @@ class AgentAttentionCore(AttentionOp):
             # The column form pays off where the fused kernel is fast: fp32 / fp64. Under bf16 autocast the fused
             # kernel's backward at head dims 32 + n is slower on the CPU than the explicit form (docs/benchmarks.md).
             if self.agent_shape[0] * self.agent_shape[1] > self.agent_num and q_h.dtype in FUSED_TRAINING_DTYPES:
-                if self.agent_num > q_h.shape[-1] and not drop and not self._capturing():
+                if self.agent_num > q_h.shape[-1] and q_h.device.type == 'cpu' and not drop and not self._capturing():
                     return merge_heads(self._attend_blocked(q_h, k_h, v_h, a_h, hw_shape))
                 return merge_heads(self._attend_low_rank(q_h, k_h, v_h, a_h, hw_shape, drop))
             return merge_heads(self._attend_explicit(q_h, k_h, v_h, a_h, hw_shape))
@@ -231,7 +231,8 @@ class AgentAttentionCore(AttentionOp):
         :meth:`_attend_low_rank` would run every product of both attentions at width d + n, more than twice d.
         Instead both attentions run at width d through :func:`biased_attention`, which takes the resized biases
         as their factors, B₁ = R·b₁ (h, n', N) and B₂ = b₂·Rᵀ (h, N, n'), and forms them block by block, once
-        per head for the whole batch. (B, h, L, d) each -> (B, h, N, d)."""
+        per head for the whole batch. CPU only: its many small per-block calls are the wrong shape of work for a
+        GPU, whose fused attention kernels take the fold. (B, h, L, d) each -> (B, h, N, d)."""
         dtype = q_h.dtype
         agent_to_token, token_to_agent = self._spatial_biases(hw_shape)  # (h, n, H, W) each
         resize = self.agent_resize_matrix(dtype, q_h.device).unsqueeze(0)  # (1, n', n)
