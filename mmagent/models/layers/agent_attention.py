@@ -19,7 +19,7 @@ from .base import AttentionOp
 from .biased_attention import biased_attention
 from .common import (IntPair, QKVProjection, depthwise_conv_tokens, init_linear_trunc_normal, merge_heads,
                      pool_tokens_to_grid, resize_grid, resize_matrix, split_heads, to_2tuple)
-from .export import adaptive_avg_pool2d, capturing_graph
+from .export import adaptive_avg_pool2d, recording_graph
 
 __all__ = ['AgentAttentionCore', 'AgentAttention']
 
@@ -178,7 +178,7 @@ class AgentAttentionCore(AttentionOp):
             # The column form pays off where the fused kernel is fast: fp32 / fp64. Under bf16 autocast the fused
             # kernel's backward at head dims 32 + n is slower on the CPU than the explicit form (docs/benchmarks.md).
             if self.agent_shape[0] * self.agent_shape[1] > self.agent_num and q_h.dtype in FUSED_TRAINING_DTYPES:
-                if self.agent_num > q_h.shape[-1] and q_h.device.type == 'cpu' and not drop and not self._capturing():
+                if self.agent_num > q_h.shape[-1] and q_h.device.type == 'cpu' and not drop and not recording_graph():
                     return merge_heads(self._attend_blocked(q_h, k_h, v_h, a_h, hw_shape))
                 return merge_heads(self._attend_low_rank(q_h, k_h, v_h, a_h, hw_shape, drop))
             return merge_heads(self._attend_explicit(q_h, k_h, v_h, a_h, hw_shape))
@@ -219,10 +219,6 @@ class AgentAttentionCore(AttentionOp):
         queries = torch.cat([q_h, b2.expand(batch, -1, -1, -1)], dim=-1)
         out = F.scaled_dot_product_attention(queries, agents, agent_v, dropout_p=drop, scale=self.scale)
         return out[..., :head_dims]
-
-    @staticmethod
-    def _capturing() -> bool:
-        return capturing_graph() or torch.jit.is_tracing() or torch.jit.is_scripting()
 
     def _attend_blocked(self, q_h: torch.Tensor, k_h: torch.Tensor, v_h: torch.Tensor, a_h: torch.Tensor,
                         hw_shape: Tuple[int, int]) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .export import adaptive_avg_pool2d, capturing_graph
+from .export import adaptive_avg_pool2d, capturing_graph, recording_graph
 
 IntPair = Union[int, Sequence[int]]
 
@@ -62,7 +62,7 @@ def gelu_linear(hidden: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
     """``linear(gelu(hidden))``; with gradients on through :class:`_GeluLinear` (same values and gradients, one
     hidden-sized tensor fewer in the backward). Export, tracing and compiling take the composite, which they
     record op by op, and so does an input whose dtype autocast or the weight would change."""
-    if not torch.is_grad_enabled() or capturing_graph() or torch.jit.is_tracing() or torch.jit.is_scripting():
+    if not torch.is_grad_enabled() or recording_graph():
         return linear(F.gelu(hidden))
     device = hidden.device.type
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else linear.weight.dtype
@@ -146,8 +146,7 @@ class DerivedTensorCache:
 
     def get(self, module: nn.Module, key: Hashable, sources: Iterable[torch.Tensor],
             compute: Callable[[], object]) -> object:
-        if (not self.enabled or module.training or torch.is_grad_enabled() or capturing_graph()
-                or torch.jit.is_tracing() or torch.jit.is_scripting()):
+        if not self.enabled or module.training or torch.is_grad_enabled() or recording_graph():
             return compute()  # a traced or compiled graph must contain the computation, not a cached result
         sources = tuple(sources)
         if any(p.is_inference() for p in sources):
@@ -326,8 +325,7 @@ def _depthwise_conv(maps: torch.Tensor, weight: torch.Tensor, bias: Optional[tor
     """``conv``'s depthwise convolution of ``maps`` with ``weight`` and ``bias``; through
     :class:`_DepthwiseConvSame` where its weight gradient is the faster one."""
     kernel = conv.kernel_size
-    if (not capturing_graph() and not torch.jit.is_tracing() and not torch.jit.is_scripting()
-            and torch.is_grad_enabled() and (maps.requires_grad or weight.requires_grad)
+    if (not recording_graph() and torch.is_grad_enabled() and (maps.requires_grad or weight.requires_grad)
             and maps.device.type == 'cpu' and maps.dtype == torch.float32 and weight.dtype == torch.float32
             and max(kernel) > 3 and tuple(conv.stride) == (1, 1) and tuple(conv.dilation) == (1, 1)
             and tuple(conv.padding) == (kernel[0] // 2, kernel[1] // 2) and kernel[0] % 2 == kernel[1] % 2 == 1

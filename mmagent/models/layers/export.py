@@ -19,13 +19,22 @@ from typing import Tuple, Union
 import torch
 import torch.nn.functional as F
 
-__all__ = ['capturing_graph', 'adaptive_avg_pool2d', 'adaptive_pool_matrix', 'adaptive_avg_pool2d_by_matrices']
+__all__ = [
+    'capturing_graph', 'recording_graph', 'adaptive_avg_pool2d', 'adaptive_pool_matrix', 'adaptive_avg_pool2d_by_matrices'
+]
 
 
 def capturing_graph() -> bool:
     """True while ``torch.onnx.export`` or ``torch.compile`` records the model. A plain ``torch.jit.trace`` (the
     FLOPs counter) is not included: it must count the eager computation."""
     return torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
+
+
+def recording_graph() -> bool:
+    """True while any recorder runs the model: :func:`capturing_graph`, or ``torch.jit`` tracing or scripting.
+    Hand-written autograd functions, caches and in-place layouts give way to the plain ops there, which a
+    recorder sees op by op."""
+    return capturing_graph() or torch.jit.is_tracing() or torch.jit.is_scripting()
 
 
 def adaptive_pool_matrix(length: Union[int, torch.Tensor], cells: int, dtype: torch.dtype,
