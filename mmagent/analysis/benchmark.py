@@ -27,6 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models.api import attention_blocks, set_attention_mode
+from ..models.layers.inference_attention import cpu_bf16_support
 
 __all__ = [
     'BASELINES', 'Candidate', 'Measurement', 'build_backbone_spec', 'baseline_for', 'naive_variant',
@@ -175,17 +176,6 @@ def runtime_variants(name: str, model: nn.Module, compile: bool, onnxruntime: bo
         path = osp.join(workdir, 'benchmark.onnx')
         variants.append(Candidate(f'{name} (onnxruntime)', OnnxRuntimeModel(model, shape, path), 'onnxruntime'))
     return variants
-
-
-def cpu_bf16_support() -> str:
-    """What the CPU offers bf16 matmuls: ``'AMX'`` (tile units, several times fp32's throughput),
-    ``'AVX512-BF16'`` (dot-product instructions) or ``'none'`` (bf16 emulated: autocast runs slower than
-    fp32). bf16 speed rows are comparable only between machines with the same answer."""
-    if torch.cpu._is_amx_tile_supported():
-        return 'AMX'
-    if torch.cpu._is_avx512_bf16_supported():
-        return 'AVX512-BF16'
-    return 'none'
 
 
 def matmul_peak_gmacs(dtype: torch.dtype = torch.float32, device: str = 'cpu', max_size: int = 2048,

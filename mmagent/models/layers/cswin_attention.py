@@ -23,6 +23,7 @@ from .base import AttentionOp
 from .common import IntPair, depthwise_conv_tokens, merge_heads, split_heads
 from .export import capturing_graph
 from .focused_linear_attention import FP32Attention, FocusedLinearCore
+from .inference_attention import scaled_dot_product_attention
 
 __all__ = ['StripeAttention', 'CSwinAgentAttention', 'CSwinFocusedLinearAttention', 'STRIPES']
 
@@ -106,8 +107,8 @@ class StripeAttention(AttentionOp):
         q_w, k_w, v_w = to_windows(q), to_windows(k), to_windows(v)
         lepe = depthwise_conv_tokens(v_w, (h_sp, w_sp), self.get_v)
         drop = self.attn_drop.p if self.training else 0.
-        out = F.scaled_dot_product_attention(*(split_heads(t, self.num_heads) for t in (q_w, k_w, v_w)),
-                                             dropout_p=drop, scale=self.scale)
+        out = scaled_dot_product_attention(*(split_heads(t, self.num_heads) for t in (q_w, k_w, v_w)),
+                                           dropout_p=drop, scale=self.scale)
         out = merge_heads(out) + lepe
         out = out.view(batch, padded[0] // h_sp, padded[1] // w_sp, h_sp, w_sp, channels)
         out = out.permute(0, 1, 3, 2, 4, 5).reshape(batch, *padded, channels)
