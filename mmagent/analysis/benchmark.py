@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models.api import attention_blocks, set_attention_mode
-from ..models.layers.inference_attention import cpu_bf16_support
+from ..models.layers.workspace_attention import cpu_bf16_support
 
 __all__ = [
     'BASELINES', 'Candidate', 'Measurement', 'build_backbone_spec', 'baseline_for', 'naive_variant',

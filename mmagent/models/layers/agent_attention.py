@@ -20,7 +20,7 @@ from .biased_attention import biased_attention
 from .common import (IntPair, QKVProjection, depthwise_conv_tokens, init_linear_trunc_normal, merge_heads,
                      pool_tokens_to_grid, resize_grid, resize_matrix, split_heads, to_2tuple)
 from .export import adaptive_avg_pool2d, recording_graph
-from .inference_attention import scaled_dot_product_attention
+from .workspace_attention import scaled_dot_product_attention, workspace_attention, workspace_attention_preferred
 
 __all__ = ['AgentAttentionCore', 'AgentAttention']
 
@@ -185,7 +185,7 @@ class AgentAttentionCore(AttentionOp):
             return merge_heads(self._attend_explicit(q_h, k_h, v_h, a_h, hw_shape))
         bias_agent, bias_token = self.position_biases(hw_shape, q_h.dtype)
         # Fused softmax(s·QKᵀ + bias)·V: several times faster on CPU than the explicit form, same result (in bf16
-        # on a CPU without AMX, written out into persistent work buffers: inference_attention.py).
+        # on a CPU without AMX, written out into persistent work buffers: workspace_attention.py).
         agent_v = scaled_dot_product_attention(a_h, k_h, v_h, attn_mask=bias_agent, dropout_p=drop, scale=self.scale)
         out = scaled_dot_product_attention(q_h, a_h, agent_v, attn_mask=bias_token, dropout_p=drop, scale=self.scale)
         return merge_heads(out)
@@ -240,8 +240,18 @@ class AgentAttentionCore(AttentionOp):
 
     def _attend_explicit(self, q_h: torch.Tensor, k_h: torch.Tensor, v_h: torch.Tensor, a_h: torch.Tensor,
                          hw_shape: Tuple[int, int]) -> torch.Tensor:
-        """Training form when the agent grid is the pretraining one: explicit softmax attention with the
-        broadcast biases (cheaper than the fused kernel's own fallback, which adds masking passes)."""
+        """Training form when the agent grid is the pretraining one, and under bf16 autocast: explicit softmax
+        attention with the broadcast biases (cheaper than the fused kernel's own fallback, which adds masking
+        passes), in bf16 on a CPU without AMX written out into persistent buffers (workspace_attention.py)."""
+        if workspace_attention_preferred(a_h, k_h, v_h, dropout_p=self.attn_drop.p if self.training else 0.):
+            # The biases as products with the fixed agent-axis resize, B₁ = R·b₁ and B₂ = b₂·Rᵀ: each comes out
+            # in the layout its attention reads (no transposed copies), and their backward is two matmuls.
+            agent_to_token, token_to_agent = self._spatial_biases(hw_shape)  # (h, n, H, W) each
+            resize = self.agent_resize_matrix(agent_to_token.dtype, q_h.device)  # (n', n)
+            bias_agent = torch.matmul(resize, agent_to_token.flatten(2)).to(a_h.dtype).unsqueeze(0)
+            bias_token = torch.matmul(token_to_agent.flatten(2).transpose(1, 2), resize.t()).to(q_h.dtype)
+            agent_v = workspace_attention(a_h, k_h, v_h, self.scale, bias_agent)
+            return workspace_attention(q_h, a_h, agent_v, self.scale, bias_token.unsqueeze(0))
         bias_agent, bias_token = self._compute_biases(hw_shape)
         return self._softmax_attend(q_h, k_h, v_h, a_h, bias_agent.to(a_h.dtype), bias_token.to(q_h.dtype))
 

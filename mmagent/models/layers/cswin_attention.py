@@ -23,7 +23,7 @@ from .base import AttentionOp
 from .common import IntPair, depthwise_conv_tokens, merge_heads, split_heads
 from .export import capturing_graph
 from .focused_linear_attention import FP32Attention, FocusedLinearCore
-from .inference_attention import scaled_dot_product_attention
+from .workspace_attention import scaled_dot_product_attention
 
 __all__ = ['StripeAttention', 'CSwinAgentAttention', 'CSwinFocusedLinearAttention', 'STRIPES']
 
