@@ -91,6 +91,17 @@ def test_buffers_survive_inference_mode_and_threads():
         assert all(pool.map(run, range(8)))
 
 
+def test_release_frees_this_threads_buffers():
+    from mmagent.models.api import release_workspace
+    release_workspace()
+    q, k, v = _inputs(1, 2, 12, 9, 4, torch.bfloat16)
+    workspace_attention(q, k, v, 0.5)
+    assert release_workspace() == 2 * 2 * 12 * 9 * 2  # scores and probabilities, bf16
+    assert release_workspace() == 0
+    assert torch.allclose(workspace_attention(q, k, v, 0.5).float(),  # made again when needed
+                          F.scaled_dot_product_attention(q.float(), k.float(), v.float(), scale=0.5), atol=0.02)
+
+
 def test_shapes_and_mask_gradient_checked():
     q, k, v = _inputs(1, 2, 5, 6, 4)
     with pytest.raises(ValueError, match=r'q \(1, 2, 5, 4\), k \(1, 2, 6, 4\) and v \(1, 2, 5, 6\) must be'):

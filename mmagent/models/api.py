@@ -15,10 +15,11 @@ from .backbones import BACKBONES, BackboneBase
 from .layers.agent_attention import AgentAttentionCore
 from .layers.base import AttentionOp
 from .layers.common import DerivedCacheOwner, DerivedTensorCache
+from .layers.workspace_attention import release_workspace
 
 __all__ = [
     'attention_ops', 'attention_blocks', 'set_attention_mode', 'derived_caches', 'set_caches_enabled', 'clear_caches',
-    'use_pretraining_agent_grids', 'list_backbones', 'create_backbone'
+    'release_workspace', 'use_pretraining_agent_grids', 'list_backbones', 'create_backbone'
 ]
 
 

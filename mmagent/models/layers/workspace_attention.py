@@ -25,7 +25,10 @@ from torch.autograd.function import once_differentiable
 
 from .export import recording_graph
 
-__all__ = ['cpu_bf16_support', 'workspace_attention', 'workspace_attention_preferred', 'scaled_dot_product_attention']
+__all__ = [
+    'cpu_bf16_support', 'workspace_attention', 'workspace_attention_preferred', 'scaled_dot_product_attention',
+    'release_workspace'
+]
 
 # Elements per work buffer (32 MB in bf16): holds every map of the T-size models at 1280x800 (the largest, 3 heads
 # x 64000 tokens x 81 agents, is 15.5 M) so that each image takes one product per step.
@@ -84,6 +87,15 @@ def _work_buffer(index: int, elements: int, like: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(False):
             buffer = buffers[key] = torch.empty(elements, dtype=like.dtype, device=like.device)
     return buffer[:elements]
+
+
+def release_workspace() -> int:
+    """Free this thread's work buffers (a later call makes them again); returns the bytes freed. They hold at most
+    three maps of ``WORKSPACE_ELEMENTS`` each, per dtype (96 MB in bf16), for as long as the thread lives."""
+    buffers = getattr(_workspaces, 'buffers', None) or {}
+    freed = sum(t.numel() * t.element_size() for t in buffers.values())
+    _workspaces.buffers = {}
+    return freed
 
 
 def _tiles(heads: int, queries: int, keys: int) -> Tuple[List[slice], int]:
