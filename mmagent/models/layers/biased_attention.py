@@ -16,6 +16,8 @@ from typing import List, Tuple
 
 import torch
 
+from .common import empty_heads_last
+
 __all__ = ['biased_attention']
 
 # Score elements per row block (4 MB in fp32; the backward holds four such work buffers): large enough that
@@ -28,11 +30,6 @@ def _row_blocks(queries: int, keys: int) -> List[Tuple[int, int]]:
     return [(start, min(start + rows, queries)) for start in range(0, queries, rows)]
 
 
-def _heads_last_empty(like: torch.Tensor, batch: int, heads: int, length: int, width: int) -> torch.Tensor:
-    """An empty (B, h, L, d) tensor laid out as (B, L, h, d), so that merging its heads is a view."""
-    return like.new_empty(batch, length, heads, width).transpose(1, 2)
-
-
 class _BiasedAttention(torch.autograd.Function):
 
     @staticmethod
@@ -40,7 +37,7 @@ class _BiasedAttention(torch.autograd.Function):
                 scale: float) -> torch.Tensor:
         batch, heads, queries, _ = q.shape
         keys = k.shape[2]
-        out = _heads_last_empty(q, batch, heads, queries, v.shape[3])
+        out = empty_heads_last(q, v.shape[3])
         log_sum_exp = q.new_empty(batch, heads, queries, 1)
         blocks = _row_blocks(queries, keys)
         rows = blocks[0][1]
@@ -70,7 +67,7 @@ class _BiasedAttention(torch.autograd.Function):
         batch, heads, queries, width = q.shape
         keys = k.shape[2]
         need_q, need_k, need_v, need_left, need_right = ctx.needs_input_grad[:5]
-        grad_q = _heads_last_empty(q, batch, heads, queries, width) if need_q else None
+        grad_q = empty_heads_last(q) if need_q else None
         grad_k = k.new_zeros(batch, keys, heads, width).transpose(1, 2) if need_k else None
         grad_v = v.new_zeros(batch, keys, heads, v.shape[3]).transpose(1, 2) if need_v else None
         grad_left = torch.zeros_like(left) if need_left else None

@@ -198,6 +198,13 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(b, length, h * d)
 
 
+def empty_heads_last(like: torch.Tensor, width: Optional[int] = None) -> torch.Tensor:
+    """An empty tensor of ``like``'s (B, heads, L, ·) shape with last dim ``width`` (default: like's), laid out as
+    (B, L, heads, width), so that :func:`merge_heads` of it is a view."""
+    batch, heads, length, own_width = like.shape
+    return like.new_empty(batch, length, heads, own_width if width is None else width).transpose(1, 2)
+
+
 class QKVProjection:
     """Mixin for attention ops: the Q/K/V projection in either official layout, as attributes of the op itself
     so that the official parameter names stay: ``'qkv'`` (Swin: one ``qkv`` Linear, output [Q|K|V]) or

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from .common import empty_heads_last
 from .export import recording_graph
 
 __all__ = [
@@ -121,12 +122,6 @@ def _blocks(q: torch.Tensor, keys: int, count: int) -> Iterator[Tuple[int, slice
                 yield b, group, r0, r1, [t[:size].view(group_heads, r1 - r0, keys) for t in buffers]
 
 
-def _heads_last_empty(like: torch.Tensor, width: int) -> torch.Tensor:
-    """An empty (B, h, L, width) tensor laid out as (B, L, h, width), so that merging its heads is a view."""
-    batch, heads, length, _ = like.shape
-    return like.new_empty(batch, length, heads, width).transpose(1, 2)
-
-
 def _scores(out: torch.Tensor, q: torch.Tensor, k: torch.Tensor, mask: Optional[torch.Tensor], b: int,
             group: slice, r0: int, r1: int, scale: float) -> None:
     """``out`` = scale·q·kᵀ (+ mask) for one block."""
@@ -141,7 +136,7 @@ class _WorkspaceAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Optional[torch.Tensor],
                 scale: float) -> torch.Tensor:
-        out = _heads_last_empty(q, v.shape[3])
+        out = empty_heads_last(q, v.shape[3])
         expanded = None if mask is None else mask.expand(q.shape[0], *mask.shape[1:])
         for b, group, r0, r1, (scores, probs) in _blocks(q, k.shape[2], 2):
             _scores(scores, q, k, expanded, b, group, r0, r1, scale)
@@ -157,9 +152,9 @@ class _WorkspaceAttention(torch.autograd.Function):
         q, k, v, mask = ctx.saved_tensors
         scale = ctx.scale
         need_q, need_k, need_v, need_mask = ctx.needs_input_grad[:4]
-        grad_q = _heads_last_empty(q, q.shape[3]) if need_q else None
-        grad_k = _heads_last_empty(k, k.shape[3]) if need_k else None
-        grad_v = _heads_last_empty(v, v.shape[3]) if need_v else None
+        grad_q = empty_heads_last(q) if need_q else None
+        grad_k = empty_heads_last(k) if need_k else None
+        grad_v = empty_heads_last(v) if need_v else None
         # the mask's gradient: dS summed over the images that share it
         grad_mask = torch.empty_like(mask, memory_format=torch.contiguous_format) if need_mask else None
         expanded = None if mask is None else mask.expand(q.shape[0], *mask.shape[1:])
