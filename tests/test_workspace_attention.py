@@ -106,6 +106,8 @@ def test_shapes_and_mask_gradient_checked():
     q, k, v = _inputs(1, 2, 5, 6, 4)
     with pytest.raises(ValueError, match=r'q \(1, 2, 5, 4\), k \(1, 2, 6, 4\) and v \(1, 2, 5, 6\) must be'):
         workspace_attention(q, k, v[:, :, :5], 1.)
+    with pytest.raises(ValueError, match='the mask is added to the scores and must be torch.float64, got torch.bool'):
+        workspace_attention(q, k, v, 1., torch.ones(5, 6, dtype=torch.bool))
     with pytest.raises(ValueError, match=r'a mask that needs a gradient must be \(1 or 1, 2, 5, 6\), got \(5, 6\)'):
         workspace_attention(q, k, v, 1., torch.zeros(5, 6, dtype=torch.float64, requires_grad=True))
 
@@ -116,6 +118,9 @@ def test_taken_only_for_bf16_on_a_dot_product_bf16_cpu(monkeypatch):
     assert workspace_attention_preferred(q, k, v)
     assert not workspace_attention_preferred(q.float(), k.float(), v.float())  # fp32: the fused kernel is faster
     assert not workspace_attention_preferred(q, k, v, dropout_p=0.1)
+    keep = torch.ones(5, 6, dtype=torch.bool)
+    assert not workspace_attention_preferred(q, k, v, keep)  # a boolean mask: PyTorch's attention
+    assert torch.equal(scaled_dot_product_attention(q, k, v, keep), F.scaled_dot_product_attention(q, k, v, keep))
     assert workspace_attention_preferred(q.clone().requires_grad_(), k, v)  # a training step: it has a backward
     mask = torch.zeros(5, 6, dtype=torch.bfloat16, requires_grad=True)
     assert not workspace_attention_preferred(q, k, v, mask)  # a learned mask in a layout it has no gradient for

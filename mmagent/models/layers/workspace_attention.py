@@ -68,10 +68,11 @@ def workspace_attention_preferred(q: torch.Tensor, k: torch.Tensor, v: torch.Ten
                                   attn_mask: Optional[torch.Tensor] = None, dropout_p: float = 0.) -> bool:
     """Whether :func:`scaled_dot_product_attention` takes the written-out form: bf16 on a CPU with AVX512-BF16
     and no AMX (measured faster there; on AMX CPUs PyTorch's fused kernel runs on the tiles; in fp32 the fused
-    kernel is the faster one), no dropout, a mask that needs a gradient only in a layout whose gradient it
-    computes, and no recorder (ONNX export, ``torch.compile``, tracing) running the model, which must see the
+    kernel is the faster one), no dropout, an additive mask of q's dtype if any (a boolean one goes to PyTorch),
+    a mask that needs a gradient only in a layout whose gradient it computes, and no recorder (ONNX export, ``torch.compile``, tracing) running the model, which must see the
     one fused op."""
     return (q.dtype == torch.bfloat16 and q.device.type == 'cpu' and not dropout_p
+            and (attn_mask is None or attn_mask.dtype == q.dtype)  # boolean masks: PyTorch's
             and not (_mask_needs_grad(attn_mask) and not _mask_gradient_supported(q, attn_mask))
             and not recording_graph() and _dot_product_bf16_cpu())
 
@@ -205,6 +206,9 @@ def workspace_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale
     if k.shape[:2] != (batch, heads) or v.shape[:3] != k.shape[:3] or k.shape[3] != q.shape[3]:
         raise ValueError(f'workspace_attention: q {tuple(q.shape)}, k {tuple(k.shape)} and v {tuple(v.shape)} '
                          'must be (B, h, Lq, d), (B, h, Lk, d) and (B, h, Lk, dv)')
+    if attn_mask is not None and attn_mask.dtype != q.dtype:
+        raise ValueError(f'workspace_attention: the mask is added to the scores and must be {q.dtype}, got '
+                         f'{attn_mask.dtype}')
     if attn_mask is None:
         mask = None
     elif _mask_needs_grad(attn_mask):
