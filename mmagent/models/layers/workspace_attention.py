@@ -58,22 +58,23 @@ def _mask_needs_grad(attn_mask: Optional[torch.Tensor]) -> bool:
     return attn_mask is not None and attn_mask.requires_grad and torch.is_grad_enabled()
 
 
-def _mask_gradient_supported(q: torch.Tensor, attn_mask: torch.Tensor) -> bool:
+def _mask_gradient_supported(q: torch.Tensor, k: torch.Tensor, attn_mask: torch.Tensor) -> bool:
     """A mask's gradient is computed for masks with every head, per image or shared by the batch."""
-    return attn_mask.dim() == 4 and attn_mask.shape[0] in (1, q.shape[0]) and attn_mask.shape[1:] == (
-        q.shape[1], q.shape[2], attn_mask.shape[3])
+    batch, heads, queries, _ = q.shape
+    return attn_mask.dim() == 4 and attn_mask.shape[0] in (1, batch) and attn_mask.shape[1:] == (
+        heads, queries, k.shape[2])
 
 
 def workspace_attention_preferred(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                                   attn_mask: Optional[torch.Tensor] = None, dropout_p: float = 0.) -> bool:
     """Whether :func:`scaled_dot_product_attention` takes the written-out form: bf16 on a CPU with AVX512-BF16
     and no AMX (measured faster there; on AMX CPUs PyTorch's fused kernel runs on the tiles; in fp32 the fused
-    kernel is the faster one), no dropout, an additive mask of q's dtype if any (a boolean one goes to PyTorch),
-    a mask that needs a gradient only in a layout whose gradient it computes, and no recorder (ONNX export, ``torch.compile``, tracing) running the model, which must see the
-    one fused op."""
+    kernel is the faster one), no dropout, an additive mask of q's dtype if any (a boolean one goes to
+    PyTorch), a mask that needs a gradient only in a layout whose gradient it computes, and no recorder (ONNX
+    export, ``torch.compile``, tracing) running the model, which must see the one fused op."""
     return (q.dtype == torch.bfloat16 and q.device.type == 'cpu' and not dropout_p
-            and (attn_mask is None or attn_mask.dtype == q.dtype)  # boolean masks: PyTorch's
-            and not (_mask_needs_grad(attn_mask) and not _mask_gradient_supported(q, attn_mask))
+            and (attn_mask is None or attn_mask.dtype == q.dtype)
+            and not (_mask_needs_grad(attn_mask) and not _mask_gradient_supported(q, k, attn_mask))
             and not recording_graph() and _dot_product_bf16_cpu())
 
 
@@ -212,7 +213,7 @@ def workspace_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale
     if attn_mask is None:
         mask = None
     elif _mask_needs_grad(attn_mask):
-        if not _mask_gradient_supported(q, attn_mask) or attn_mask.shape[3] != keys:
+        if not _mask_gradient_supported(q, k, attn_mask):
             raise ValueError(f'workspace_attention: a mask that needs a gradient must be (1 or {batch}, {heads}, '
                              f'{queries}, {keys}), got {tuple(attn_mask.shape)}')
         mask = attn_mask
