@@ -147,6 +147,14 @@ class AgentAttentionCore(AttentionOp):
         cols = resize_matrix(self.pool_size, self.agent_shape[1], 'bilinear', dtype, device)
         return torch.kron(rows, cols)
 
+    def _bias_factors(self, hw_shape: Tuple[int, int], dtype: torch.dtype,
+                      device: torch.device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The factors of the resized biases, B₁ = R·b₁ (h, n', N) and B₂ = b₂·Rᵀ (h, N, n'), in ``dtype``: the
+        fixed agent-axis resize R (n', n) and the spatially resized biases b₁ (h, n, N) and b₂ (h, N, n)."""
+        agent_to_token, token_to_agent = self._spatial_biases(hw_shape)  # (h, n, H, W) each
+        return (self.agent_resize_matrix(dtype, device), agent_to_token.flatten(2).to(dtype),
+                token_to_agent.flatten(2).transpose(1, 2).to(dtype))
+
     def _naive_biases(self, hw_shape: Tuple[int, int], batch: int) -> Tuple[torch.Tensor, torch.Tensor]:
         """The official literal computation: every term resized separately, then repeated over the batch."""
         h = self.num_heads
@@ -208,14 +216,9 @@ class AgentAttentionCore(AttentionOp):
         gradient materialised, no resize backward). V is zero-padded to the same width; the agents' values then
         carry n zero columns, cropped at the end. (B, h, L, d) each -> (B, h, N, d)."""
         batch, heads, _, head_dims = q_h.shape
-        dtype = q_h.dtype
-        agent_to_token, token_to_agent = self._spatial_biases(hw_shape)  # (h, n, H, W) each
-        b1 = agent_to_token.flatten(2).transpose(1, 2).to(dtype)  # (h, N, n)
-        b2 = token_to_agent.flatten(2).transpose(1, 2).to(dtype)  # (h, N, n)
-        resize = self.agent_resize_matrix(torch.float64 if dtype == torch.float64 else torch.float32, q_h.device)
-        resize = (resize / self.scale).to(dtype)
-        agents = torch.cat([a_h, resize.expand(batch, heads, -1, -1)], dim=-1)
-        keys = torch.cat([k_h, b1.expand(batch, -1, -1, -1)], dim=-1)
+        resize, b1, b2 = self._bias_factors(hw_shape, q_h.dtype, q_h.device)  # fp32 / fp64 here
+        agents = torch.cat([a_h, (resize / self.scale).expand(batch, heads, -1, -1)], dim=-1)
+        keys = torch.cat([k_h, b1.transpose(1, 2).expand(batch, -1, -1, -1)], dim=-1)
         agent_v = F.scaled_dot_product_attention(agents, keys, F.pad(v_h, (0, self.agent_num)), dropout_p=drop,
                                                  scale=self.scale)
         queries = torch.cat([q_h, b2.expand(batch, -1, -1, -1)], dim=-1)
@@ -231,12 +234,9 @@ class AgentAttentionCore(AttentionOp):
         as their factors, B₁ = R·b₁ (h, n', N) and B₂ = b₂·Rᵀ (h, N, n'), and forms them block by block, once
         per head for the whole batch. CPU only: its many small per-block calls are the wrong shape of work for a
         GPU, whose fused attention kernels take the fold. (B, h, L, d) each -> (B, h, N, d)."""
-        dtype = q_h.dtype
-        agent_to_token, token_to_agent = self._spatial_biases(hw_shape)  # (h, n, H, W) each
-        resize = self.agent_resize_matrix(dtype, q_h.device).unsqueeze(0)  # (1, n', n)
-        agent_v = biased_attention(a_h, k_h, v_h, resize, agent_to_token.flatten(2).to(dtype), self.scale)
-        token_to_agent = token_to_agent.flatten(2).transpose(1, 2).to(dtype)  # (h, N, n)
-        return biased_attention(q_h, a_h, agent_v, token_to_agent, resize.transpose(1, 2), self.scale)
+        resize, b1, b2 = self._bias_factors(hw_shape, q_h.dtype, q_h.device)
+        agent_v = biased_attention(a_h, k_h, v_h, resize.unsqueeze(0), b1, self.scale)
+        return biased_attention(q_h, a_h, agent_v, b2, resize.t().unsqueeze(0), self.scale)
 
     def _attend_explicit(self, q_h: torch.Tensor, k_h: torch.Tensor, v_h: torch.Tensor, a_h: torch.Tensor,
                          hw_shape: Tuple[int, int]) -> torch.Tensor:
@@ -246,12 +246,9 @@ class AgentAttentionCore(AttentionOp):
         if workspace_attention_preferred(a_h, k_h, v_h, dropout_p=self.attn_drop.p if self.training else 0.):
             # The biases as products with the fixed agent-axis resize, B₁ = R·b₁ and B₂ = b₂·Rᵀ: each comes out
             # in the layout its attention reads (no transposed copies), and their backward is two matmuls.
-            agent_to_token, token_to_agent = self._spatial_biases(hw_shape)  # (h, n, H, W) each
-            resize = self.agent_resize_matrix(agent_to_token.dtype, q_h.device)  # (n', n)
-            bias_agent = torch.matmul(resize, agent_to_token.flatten(2)).to(a_h.dtype).unsqueeze(0)
-            bias_token = torch.matmul(token_to_agent.flatten(2).transpose(1, 2), resize.t()).to(q_h.dtype)
-            agent_v = workspace_attention(a_h, k_h, v_h, self.scale, bias_agent)
-            return workspace_attention(q_h, a_h, agent_v, self.scale, bias_token.unsqueeze(0))
+            resize, b1, b2 = self._bias_factors(hw_shape, q_h.dtype, q_h.device)
+            agent_v = workspace_attention(a_h, k_h, v_h, self.scale, torch.matmul(resize, b1).unsqueeze(0))
+            return workspace_attention(q_h, a_h, agent_v, self.scale, torch.matmul(b2, resize.t()).unsqueeze(0))
         bias_agent, bias_token = self._compute_biases(hw_shape)
         return self._softmax_attend(q_h, k_h, v_h, a_h, bias_agent.to(a_h.dtype), bias_token.to(q_h.dtype))
 
