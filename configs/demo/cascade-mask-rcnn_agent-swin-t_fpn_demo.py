@@ -17,7 +17,7 @@ model = dict(
     neck=dict(in_channels=[96, 192, 384, 768], out_channels=fpn_channels),
     rpn_head=dict(in_channels=fpn_channels, feat_channels=fpn_channels),
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=fpn_channels),
+        bbox_roi_extractor=dict(type='SeparableRoIExtractor', out_channels=fpn_channels),  # see the Mask R-CNN demo
         bbox_head=[
             dict(
                 type='ConvFCBBoxHead',
@@ -36,7 +36,7 @@ model = dict(
                 loss_bbox=dict(type='GIoULoss', loss_weight=10.0))
             for stds in ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1], [0.033, 0.033, 0.067, 0.067])
         ],
-        mask_roi_extractor=dict(out_channels=fpn_channels),
+        mask_roi_extractor=dict(type='SeparableRoIExtractor', out_channels=fpn_channels),
         mask_head=dict(num_convs=2, in_channels=fpn_channels, conv_out_channels=fpn_channels,
                        num_classes=num_classes)),
     train_cfg=dict(
