@@ -76,6 +76,8 @@ def test_clear_errors():
         SeparableRoIAlign(7, pool_mode='max')
     with pytest.raises(ValueError, match='x2 >= x1'):
         separable_roi_align(torch.zeros(1, 2, 8, 8), torch.tensor([[0., 10., 10., 5., 20.]]), (7, 7), 0.25)
+    with pytest.raises(ValueError, match=r'batch indices must lie in \[0, 2\)'):
+        separable_roi_align(torch.zeros(2, 2, 8, 8), torch.tensor([[2., 1., 1., 5., 5.]]), (7, 7), 0.25)
     with pytest.raises(ValueError, match='replaces RoIAlign'):
         MODELS.build(dict(type='SeparableRoIExtractor', roi_layer=dict(type='RoIPool', output_size=7),
                           out_channels=4, featmap_strides=[4]))

@@ -100,6 +100,9 @@ def separable_roi_align(features: Tensor, rois: Tensor, output_size: Tuple[int, 
         rows = axis_sampling_weights(boxes[:, 1], extent[:, 1], out_h, height, sampling_ratio)
         cols = axis_sampling_weights(boxes[:, 0], extent[:, 0], out_w, width, sampling_ratio)
         image_of = rois[:, 0].long()
+        if bool((image_of < 0).any() or (image_of >= batch).any()):
+            raise ValueError(f'SeparableRoIAlign: RoI batch indices must lie in [0, {batch}) for a batch of '
+                             f'{batch} feature maps; got {sorted(set(image_of.tolist()))}')
         order = torch.argsort(image_of, stable=True)
         in_order = bool((order == torch.arange(num, device=order.device)).all())
         if not in_order:
@@ -126,8 +129,8 @@ class SeparableRoIAlign(RoIAlign):
 
     Same arguments and outputs as mmcv's layer. On a CPU map of at most ``max_separable_area`` cells the two
     products of :func:`separable_roi_align` replace mmcv's single-threaded kernel; larger maps, CUDA tensors and
-    traced calls (the FLOPs tool, export) take mmcv's kernel. The products run in the features' dtype with autocast off, so float32 features give
-    float32 values, as mmcv's kernel does.
+    traced calls (the FLOPs tool, export) take mmcv's kernel. The products run in the features' dtype with
+    autocast off, so float32 features give float32 values, as mmcv's kernel does.
 
     Args:
         max_separable_area: largest ``H · W`` computed with the products (default 64²: the dense products cost
