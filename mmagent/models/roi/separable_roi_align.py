@@ -13,7 +13,7 @@ where row ``i`` of ``A_y[n]`` holds the summed row weights of the samples of bin
 count (mmcv's clamping at the map's edges and its adaptive ``ceil(roi_h / out_h)`` samples per bin included).
 The products are dense over the whole map, i.e. ``N · out_h · H · W · C`` multiply-adds per level, which is cheap
 for small maps and wasteful for large ones: :class:`SeparableRoIAlign` uses them on CPU maps of at most
-``max_separable_area`` cells and mmcv's kernel elsewhere (large maps, CUDA). Both give the same values (to
+``max_separable_area`` cells and mmcv's kernel elsewhere (large maps, CUDA, traced calls). Both give the same values (to
 float rounding); the gradient of the products is the exact adjoint, so it matches mmcv's backward as well.
 """
 from typing import List, Sequence, Tuple, Union
@@ -103,9 +103,9 @@ def separable_roi_align(features: Tensor, rois: Tensor, output_size: Tuple[int, 
         if bool((image_of < 0).any() or (image_of >= batch).any()):
             raise ValueError(f'SeparableRoIAlign: RoI batch indices must lie in [0, {batch}) for a batch of '
                              f'{batch} feature maps; got {sorted(set(image_of.tolist()))}')
-        order = torch.argsort(image_of, stable=True)
-        in_order = bool((order == torch.arange(num, device=order.device)).all())
+        in_order = bool((image_of[1:] >= image_of[:-1]).all())  # mmdet's RoIs come grouped by image
         if not in_order:
+            order = torch.argsort(image_of, stable=True)
             rows, cols = rows[order], cols[order]
         counts = torch.bincount(image_of, minlength=batch).tolist()
     pieces, first = [], 0
